@@ -1,0 +1,1 @@
+"""Small models trained on scikit-learn's bundled digits data, shipped with their weights."""
