@@ -1,0 +1,166 @@
+"""Command line: ``pruning-core models | run | sweep``.
+
+User mistakes print one line naming the field and what is allowed, and exit with 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pruning_core.errors import RunCancelled, UserInputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+stderr = Console(stderr=True)
+T = TypeVar("T")
+
+
+@app.callback()
+def main(
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(help="module:function returning ModelSpec(s) to register (repeatable)"),
+    ] = None,
+) -> None:
+    """Explore pruning trade-offs: run recipes, sweeps and list models."""
+    try:
+        from pruning_core.models import load_env_plugins, load_plugin
+
+        load_env_plugins()
+        for target in plugin or []:
+            load_plugin(target)
+    except UserInputError as error:
+        _fail(error)
+
+
+def _fail(error: UserInputError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Turn user errors into one line and exit code 2; Ctrl-C into exit code 130."""
+    try:
+        return action()
+    except UserInputError as error:
+        _fail(error)
+    except (RunCancelled, KeyboardInterrupt):
+        typer.echo("cancelled", err=True)
+        raise typer.Exit(130) from None
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, float, str], None]]:
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[message]}"),
+        console=stderr,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("start", total=1.0, message="")
+
+        def update(phase: str, fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=phase, message=message)
+
+        yield update
+
+
+@app.command()
+def models() -> None:
+    """List the registered models."""
+    from pruning_core.models import MODELS
+
+    for name in MODELS:
+        spec = MODELS.get(name)
+        shape = "x".join(str(side) for side in spec.input_shape)
+        typer.echo(f"{name:<20} input {shape:<10} {spec.description}"
+                   + ("" if spec.trained else "  [untrained: structure and speed only, no accuracy]"))
+
+
+@app.command()
+def run(
+    recipe_file: Annotated[Path, typer.Argument(help="recipe YAML")],
+    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("run_out"),
+) -> None:
+    """Run one recipe and write recipe.yaml, results.json, layers.csv, model.safetensors."""
+
+    def execute() -> None:
+        from pruning_core.api import prune
+        from pruning_core.artifacts import save_run
+        from pruning_core.recipe import load_recipe
+
+        recipe = load_recipe(recipe_file)
+        with _progress_bar() as update:
+            result = prune(recipe, progress=update)
+        save_run(result, out)
+        summary = result.summary
+        accuracy = summary["test_accuracy"]
+        typer.echo(
+            f"{out}: sparsity {summary['sparsity_pruned_layers']:.3f} (pruned layers), "
+            f"test accuracy {'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
+            f"theoretical speedup {summary['theoretical_speedup']:.2f}x"
+        )
+
+    _guard(execute)
+
+
+def _parse_list(text: str, convert: Callable[[str], Any], field: str) -> list[Any]:
+    try:
+        return [convert(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserInputError(field, f"'{text}' is not a comma-separated list") from None
+
+
+@app.command()
+def sweep(
+    recipe_file: Annotated[Path, typer.Argument(help="base recipe YAML")],
+    criteria: Annotated[str, typer.Option(help="comma-separated criteria")] = "magnitude,random",
+    sparsities: Annotated[str, typer.Option(help="comma-separated sparsities")] = "0.5,0.8,0.9",
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
+    out: Annotated[Path, typer.Option("--out", help="CSV of summary rows")] = Path("sweep.csv"),
+    runs_dir: Annotated[Path | None, typer.Option(help="also keep every run's artifacts")] = None,
+) -> None:
+    """Run criteria x sparsities x seeds from one base recipe into one CSV."""
+
+    def execute() -> None:
+        from pruning_core.recipe import load_recipe
+        from pruning_core.sweep import run_sweep, sweep_recipes
+
+        recipes = sweep_recipes(
+            load_recipe(recipe_file),
+            _parse_list(criteria, str, "criteria"),
+            _parse_list(sparsities, float, "sparsities"),
+            _parse_list(seeds, int, "seeds"),
+        )
+        rows = []
+        for row in run_sweep(
+            recipes, runs_dir,
+            on_run=lambda i, r: stderr.print(
+                f"[{i + 1}/{len(recipes)}] {r.criterion} sparsity {r.sparsity:g} seed {r.seed}"
+            ),
+        ):
+            rows.append(row)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        typer.echo(f"{out}: {len(rows)} runs")
+
+    _guard(execute)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,74 @@
+"""Pruning criteria: pure score functions ``score(weight, stats) -> Tensor`` (higher = keep).
+
+A criterion never builds a mask; structures do (see :mod:`pruning_core.structures`).
+Importing this package registers every built-in criterion in :data:`CRITERIA`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from pruning_core.registry import Registry
+
+
+@dataclass
+class LayerStats:
+    """Statistics of one layer gathered on calibration data (all optional).
+
+    Attributes:
+        in_sq_norm: sum over samples of squared inputs per column of the 2-D weight view,
+            shape ``(in,)`` or ``(out, in)`` for grouped convolutions.
+        out_abs_mean: mean absolute output per output channel, shape ``(out,)``.
+        grad_abs_mean: mean over calibration batches of ``|dL/dW|``, the weight's shape.
+        generator: seeded generator for the random baseline.
+    """
+
+    in_sq_norm: torch.Tensor | None = None
+    out_abs_mean: torch.Tensor | None = None
+    grad_abs_mean: torch.Tensor | None = None
+    generator: torch.Generator | None = field(default=None, repr=False)
+
+
+ScoreFn = Callable[[torch.Tensor, LayerStats], torch.Tensor]
+ChannelScoreFn = Callable[[torch.Tensor, LayerStats], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A registered criterion.
+
+    Attributes:
+        name: registry name.
+        score: weight-shaped importance (higher = keep).
+        needs: statistics it reads: ``"grad"`` and/or ``"activation"``.
+        channel_score: optional per-output-channel importance, ``(out,)``; by default a
+            channel's score is the sum of its weights' scores.
+        description: one line for the UI.
+    """
+
+    name: str
+    score: ScoreFn
+    needs: frozenset[str] = frozenset()
+    channel_score: ChannelScoreFn | None = None
+    description: str = ""
+
+    def score_channels(self, weight: torch.Tensor, stats: LayerStats) -> torch.Tensor:
+        """Per-output-channel importance, shape ``(out,)``."""
+        if self.channel_score is not None:
+            return self.channel_score(weight, stats)
+        return self.score(weight, stats).reshape(weight.shape[0], -1).sum(dim=1)
+
+
+CRITERIA: Registry[Criterion] = Registry("criterion")
+
+
+def register_criterion(criterion: Criterion) -> Criterion:
+    """Add a criterion to :data:`CRITERIA` (also the entry point for user criteria)."""
+    CRITERIA.add(criterion.name, criterion)
+    return criterion
+
+
+from pruning_core.criteria import classic as _classic  # noqa: E402,F401  (registers built-ins)

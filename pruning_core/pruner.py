@@ -1,0 +1,91 @@
+"""One pruning step: score every active layer, allocate, and apply masks or remove channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from pruning_core.allocation import allocate
+from pruning_core.channels import remove_output_channels
+from pruning_core.criteria import Criterion, LayerStats
+from pruning_core.layers import PrunableLayer, as_2d
+from pruning_core.masking import apply_mask, current_mask
+from pruning_core.recipe import Structure
+from pruning_core.structures import Grouping, grouping, structured_mask
+
+PRUNED_SCORE = -1e30  # already-pruned weights rank below everything, so masks only shrink
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What one pruning step needs besides the model."""
+
+    criterion: Criterion
+    structure: Structure
+    allocation: str
+    sparsity: float  # target of this step, over the active layers
+
+
+def layer_scores(
+    criterion: Criterion, structure: Structure, layer: PrunableLayer, stats: LayerStats
+) -> torch.Tensor:
+    """Scores of one layer in the 2-D view ((out,) for channels), already-pruned ones lowest."""
+    weight = layer.weight.detach()
+    if structure.kind == "channel":
+        return criterion.score_channels(weight, stats).float()
+    scores = as_2d(criterion.score(weight, stats)).float()
+    mask = current_mask(layer.module)
+    if mask is not None:
+        scores = torch.where(as_2d(mask) > 0, scores, torch.full_like(scores, PRUNED_SCORE))
+    return scores
+
+
+def compute_masks(
+    layers: list[PrunableLayer], stats: dict[str, LayerStats], plan: StepPlan
+) -> dict[str, torch.Tensor]:
+    """Keep-masks ``(out, in)`` for every layer at the step's target sparsity."""
+    scores = {
+        layer.name: layer_scores(plan.criterion, plan.structure, layer, stats[layer.name])
+        for layer in layers
+    }
+    shapes_2d = {layer.name: layer.shape_2d for layer in layers}
+    if plan.structure.kind == "n:m":
+        return {
+            name: structured_mask(plan.structure, scores[name], shapes_2d[name], 0)
+            for name in scores
+        }
+    groupings: dict[str, Grouping] = {
+        name: grouping(plan.structure, scores[name], shapes_2d[name]) for name in scores
+    }
+    full_shapes = {layer.name: tuple(layer.weight.shape) for layer in layers}
+    allocation = allocate(plan.allocation, groupings, full_shapes, plan.sparsity)
+    masks = {}
+    for name in scores:
+        drop = allocation.groups_to_drop[name]
+        if plan.structure.kind == "channel":
+            drop = min(drop, groupings[name].count - 1)  # a layer keeps at least one channel
+        masks[name] = structured_mask(
+            plan.structure, scores[name], shapes_2d[name], drop, allocation.threshold
+        )
+    return masks
+
+
+def prune_step(
+    model: nn.Module,
+    layers: list[PrunableLayer],
+    stats: dict[str, LayerStats],
+    plan: StepPlan,
+    example_input: torch.Tensor,
+) -> dict[str, str]:
+    """Apply one pruning step in place; returns notes on layers that could not be pruned."""
+    masks = compute_masks(layers, stats, plan)
+    if plan.structure.kind == "channel":
+        removal = {
+            name: torch.nonzero(~mask[:, 0]).reshape(-1).tolist() for name, mask in masks.items()
+        }
+        return remove_output_channels(model, removal, example_input)
+    for layer in layers:
+        apply_mask(layer.module, masks[layer.name])
+    return {}
