@@ -23,7 +23,12 @@ from pruning_core.models import MODELS, ModelSpec, build_model
 from pruning_core.pruner import StepPlan, prune_step
 from pruning_core.recipe import Recipe
 from pruning_core.report import environment, layer_rows, model_summary, original_layer_facts
-from pruning_core.schedules import cubic_sparsity, default_end_step, gradual_steps, iterative_targets
+from pruning_core.schedules import (
+    cubic_sparsity,
+    default_end_step,
+    gradual_steps,
+    iterative_targets,
+)
 from pruning_core.structures import incompatibility
 from sample_models.data import Split
 
@@ -66,8 +71,10 @@ def select_layers(
     for layer in layers:
         if layer.name in notes:
             continue
-        if recipe.structure.kind == "channel" and spec.channel_prunable is not None and not any(
-            fnmatch.fnmatch(layer.name, glob) for glob in spec.channel_prunable
+        if (
+            recipe.structure.kind == "channel"
+            and spec.channel_prunable is not None
+            and not any(fnmatch.fnmatch(layer.name, glob) for glob in spec.channel_prunable)
         ):
             notes[layer.name] = "output channels feed attention heads or the residual stream"
             continue
@@ -90,7 +97,9 @@ def select_layers(
 class _Run:
     """State of one run while :func:`prune` executes it."""
 
-    def __init__(self, recipe: Recipe, progress: ProgressFn | None, should_cancel: Callable[[], bool] | None) -> None:
+    def __init__(
+        self, recipe: Recipe, progress: ProgressFn | None, should_cancel: Callable[[], bool] | None
+    ) -> None:
         self.recipe = recipe
         self.spec = MODELS.get(recipe.model)
         self.criterion = CRITERIA.get(recipe.criterion)
@@ -122,7 +131,9 @@ class _Run:
         if train is None:
             return []
         config = self.recipe.calibration
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.recipe.seed))
+        order = torch.randperm(
+            len(train), generator=torch.Generator().manual_seed(self.recipe.seed)
+        )
         index = order[: config.samples]
         return [
             (train.x[index[i : i + config.batch_size]], train.y[index[i : i + config.batch_size]])
@@ -138,14 +149,21 @@ class _Run:
         pruned = sum(int(torch.count_nonzero(layer.weight)) for layer in self.active)
         original = sum(self.original[layer.name]["params"] for layer in self.active)
         self.curves.append(
-            {"kind": kind, "step": self.step, **fields,
-             "sparsity": 1.0 - pruned / original if original else 0.0,
-             "val_accuracy": accuracy, "val_loss": loss}
+            {
+                "kind": kind,
+                "step": self.step,
+                **fields,
+                "sparsity": 1.0 - pruned / original if original else 0.0,
+                "val_accuracy": accuracy,
+                "val_loss": loss,
+            }
         )
 
     def prune_to(self, sparsity: float, **fields: Any) -> bool:
         """One pruning step to ``sparsity`` (of the original active weights)."""
-        stats = collect_stats(self.model, self.active, self.calibration_batches(), self.criterion.needs)
+        stats = collect_stats(
+            self.model, self.active, self.calibration_batches(), self.criterion.needs
+        )
         for stats_entry in stats.values():
             stats_entry.generator = self.generator
         step_target = sparsity
@@ -160,7 +178,11 @@ class _Run:
 
 def _resolve_gradual(recipe: Recipe, total_steps: int) -> Recipe:
     schedule = recipe.schedule
-    end = schedule.end_step if schedule.end_step is not None else default_end_step(total_steps, schedule.start_step)
+    end = (
+        schedule.end_step
+        if schedule.end_step is not None
+        else default_end_step(total_steps, schedule.start_step)
+    )
     if end > total_steps or schedule.start_step > end:
         raise UserInputError(
             "schedule.end_step",
@@ -170,7 +192,9 @@ def _resolve_gradual(recipe: Recipe, total_steps: int) -> Recipe:
     return recipe.with_updates(schedule=schedule.model_copy(update={"end_step": end}))
 
 
-def _finetune(run: _Run, teacher: nn.Module | None, on_step: Callable[[int], bool] | None, round_index: int) -> None:
+def _finetune(
+    run: _Run, teacher: nn.Module | None, on_step: Callable[[int], bool] | None, round_index: int
+) -> None:
     train = run.split("train")
     config = run.recipe.finetune
     if train is None or config.epochs == 0:
@@ -180,15 +204,24 @@ def _finetune(run: _Run, teacher: nn.Module | None, on_step: Callable[[int], boo
 
     def step_hook(step: int) -> bool:
         run.step = step
-        run.report("finetune", (step - first) / total, f"round {round_index} step {step - first}/{total}")
+        run.report(
+            "finetune", (step - first) / total, f"round {round_index} step {step - first}/{total}"
+        )
         return on_step(step) if on_step is not None else False
 
     def epoch_hook(epoch: int, train_loss: float) -> None:
         run.record("finetune", round=round_index, epoch=epoch, train_loss=train_loss)
 
     run.step = finetune(
-        run.model, train.x, train.y, config, run.generator, teacher=teacher,
-        first_step=run.step, on_step=step_hook, on_epoch=epoch_hook,
+        run.model,
+        train.x,
+        train.y,
+        config,
+        run.generator,
+        teacher=teacher,
+        first_step=run.step,
+        on_step=step_hook,
+        on_epoch=epoch_hook,
     )
 
 
@@ -225,14 +258,22 @@ def prune(
         run.prune_to(recipe.sparsity, round=1)
         _finetune(run, teacher, None, 1)
     elif schedule.kind == "iterative":
-        for index, target in enumerate(iterative_targets(recipe.sparsity, schedule.rounds), start=1):
-            run.report("prune", (index - 1) / schedule.rounds, f"round {index}/{schedule.rounds}: {target:.3f}")
+        for index, target in enumerate(
+            iterative_targets(recipe.sparsity, schedule.rounds), start=1
+        ):
+            run.report(
+                "prune",
+                (index - 1) / schedule.rounds,
+                f"round {index}/{schedule.rounds}: {target:.3f}",
+            )
             run.prune_to(target, round=index)
             _finetune(run, teacher, None, index)
     else:
         train = run.split("train")
         if train is None or recipe.finetune.epochs == 0:
-            raise UserInputError("finetune.epochs", "the gradual schedule prunes while finetuning; set epochs >= 1")
+            raise UserInputError(
+                "finetune.epochs", "the gradual schedule prunes while finetuning; set epochs >= 1"
+            )
         total = recipe.finetune.epochs * steps_per_epoch(len(train), recipe.finetune.batch_size)
         run.recipe = recipe = _resolve_gradual(recipe, total)
         end = recipe.schedule.end_step or 0
@@ -241,7 +282,9 @@ def prune(
         def gradual_hook(step: int) -> bool:
             if step not in prune_at:
                 return False
-            target = cubic_sparsity(step, schedule.initial_sparsity, recipe.sparsity, schedule.start_step, end)
+            target = cubic_sparsity(
+                step, schedule.initial_sparsity, recipe.sparsity, schedule.start_step, end
+            )
             return run.prune_to(target, round=1)
 
         if 0 in prune_at:
@@ -251,21 +294,36 @@ def prune(
     run.report("evaluate", 0.95, f"evaluating at {recipe.precision}")
     run.model = run.model.to(DTYPES[recipe.precision])
     val_accuracy, val_loss = run.val_metrics()
-    test_accuracy, test_loss = evaluate(run.model, test.x, test.y) if test is not None else (None, None)
+    test_accuracy, test_loss = (
+        evaluate(run.model, test.x, test.y) if test is not None else (None, None)
+    )
     rows = layer_rows(run.model, run.layers, run.original, run.spec.input_shape, run.notes)
     summary = {
-        "model": recipe.model, "trained": run.spec.trained, "criterion": recipe.criterion,
-        "structure": recipe.structure.label(), "allocation": recipe.allocation,
-        "schedule": schedule.kind, "precision": recipe.precision, "seed": recipe.seed,
+        "model": recipe.model,
+        "trained": run.spec.trained,
+        "criterion": recipe.criterion,
+        "structure": recipe.structure.label(),
+        "allocation": recipe.allocation,
+        "schedule": schedule.kind,
+        "precision": recipe.precision,
+        "seed": recipe.seed,
         "target_sparsity": recipe.sparsity,
-        "dense_val_accuracy": dense_val[0], "dense_test_accuracy": dense_test[0],
-        "val_accuracy": val_accuracy, "val_loss": val_loss,
-        "test_accuracy": test_accuracy, "test_loss": test_loss,
+        "dense_val_accuracy": dense_val[0],
+        "dense_test_accuracy": dense_test[0],
+        "val_accuracy": val_accuracy,
+        "val_loss": val_loss,
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
         **model_summary(run.model, rows, params_original, recipe.precision),
         "speedup_kind": "theoretical (dense MACs / effective MACs of Linear/Conv layers)",
     }
     run.report("done", 1.0, "finished")
     return RunResult(
-        recipe=recipe, model=run.model, summary=summary, layers=rows, curves=run.curves,
-        environment=environment(recipe.seed), timing={"seconds": time.perf_counter() - started},
+        recipe=recipe,
+        model=run.model,
+        summary=summary,
+        layers=rows,
+        curves=run.curves,
+        environment=environment(recipe.seed),
+        timing={"seconds": time.perf_counter() - started},
     )

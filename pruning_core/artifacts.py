@@ -60,9 +60,13 @@ def save_run(result: RunResult, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / RECIPE_FILE).write_text(result.recipe.to_yaml(), encoding="utf-8")
-    (out / RESULTS_FILE).write_text(json.dumps(results_document(result), indent=2), encoding="utf-8")
+    (out / RESULTS_FILE).write_text(
+        json.dumps(results_document(result), indent=2), encoding="utf-8"
+    )
     write_layers_csv(result.layers, out / LAYERS_FILE)
-    state = {name: tensor.detach().contiguous() for name, tensor in result.model.state_dict().items()}
+    state = {
+        name: tensor.detach().contiguous() for name, tensor in result.model.state_dict().items()
+    }
     save_file(state, str(out / WEIGHTS_FILE), metadata={"recipe": result.recipe.model_dump_json()})
     return out
 

@@ -6,7 +6,7 @@ outputs to per-channel mean magnitudes as batches stream through.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pruning_core.criteria import LayerStats
-from pruning_core.layers import PrunableLayer
+from pruning_core.layers import PrunableLayer, module_weight
 from pruning_core.masking import weight_parameter
 
 
@@ -28,7 +28,7 @@ def _input_columns(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         )  # (B, C*kh*kw, L)
         return cols.transpose(1, 2).reshape(-1, cols.shape[1])
     # Other convolutions: per-input-channel norms repeated over the kernel positions.
-    kernel = int(module.weight[0, 0].numel())  # type: ignore[index]
+    kernel = int(module_weight(module)[0, 0].numel())
     per_channel = x.transpose(0, 1).reshape(x.shape[1], -1)
     return per_channel.t().repeat_interleave(kernel, dim=1)
 
@@ -38,7 +38,7 @@ def _grouped(module: nn.Module, sq_norm: torch.Tensor) -> torch.Tensor:
     groups = int(getattr(module, "groups", 1))
     if groups == 1:
         return sq_norm
-    out = int(module.weight.shape[0])  # type: ignore[union-attr]
+    out = int(module_weight(module).shape[0])
     per_group = sq_norm.reshape(groups, -1)
     return per_group.repeat_interleave(out // groups, dim=0)
 
@@ -50,8 +50,10 @@ class _ActivationRecorder:
         self.out_abs: dict[str, torch.Tensor] = {}
         self.out_count: dict[str, int] = {}
 
-    def hook(self, name: str):  # type: ignore[no-untyped-def]
-        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+    def hook(self, name: str) -> Callable[..., None]:
+        def record(
+            module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor
+        ) -> None:
             x = inputs[0].detach().float()
             sq = _input_columns(module, x).pow(2).sum(dim=0)
             self.in_sq[name] = self.in_sq.get(name, 0) + sq
@@ -95,7 +97,9 @@ def collect_stats(
         return stats
     was_training = model.training
     model.eval()
-    grad_sums = {layer.name: torch.zeros_like(layer.weight, dtype=torch.float32) for layer in layers}
+    grad_sums = {
+        layer.name: torch.zeros_like(layer.weight, dtype=torch.float32) for layer in layers
+    }
     n_batches = 0
     want_grad = "grad" in needs
     with recording_activations(layers if "activation" in needs else []) as recorder:

@@ -7,12 +7,16 @@ those dependencies, so no hand-written graph is needed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch_pruning as tp
 from torch import nn
 
+from pruning_core.layers import module_weight
 
-def _out_channel_pruner(module: nn.Module):  # type: ignore[no-untyped-def]
+
+def _out_channel_pruner(module: nn.Module) -> Any:
     if isinstance(module, nn.Linear):
         return tp.prune_linear_out_channels
     return tp.prune_conv_out_channels
@@ -35,13 +39,15 @@ def remove_output_channels(
     notes: dict[str, str] = {}
     if not any(plan.values()):
         return notes
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input, verbose=False)
-    planned_out = {name: model.get_submodule(name).weight.shape[0] for name in plan}
+    graph = tp.DependencyGraph().build_dependency(
+        model, example_inputs=example_input, verbose=False
+    )
+    planned_out = {name: module_weight(model.get_submodule(name)).shape[0] for name in plan}
     for name, indices in plan.items():
         module = model.get_submodule(name)
         if not indices:
             continue
-        if module.weight.shape[0] != planned_out[name]:  # type: ignore[union-attr,index]
+        if module_weight(module).shape[0] != planned_out[name]:
             notes[name] = "already pruned through a coupled layer"
             continue
         group = graph.get_pruning_group(module, _out_channel_pruner(module), idxs=sorted(indices))

@@ -85,8 +85,10 @@ def models() -> None:
     for name in MODELS:
         spec = MODELS.get(name)
         shape = "x".join(str(side) for side in spec.input_shape)
-        typer.echo(f"{name:<20} input {shape:<10} {spec.description}"
-                   + ("" if spec.trained else "  [untrained: structure and speed only, no accuracy]"))
+        typer.echo(
+            f"{name:<20} input {shape:<10} {spec.description}"
+            + ("" if spec.trained else "  [untrained: structure and speed only, no accuracy]")
+        )
 
 
 @app.command()
@@ -146,7 +148,8 @@ def sweep(
         )
         rows = []
         for row in run_sweep(
-            recipes, runs_dir,
+            recipes,
+            runs_dir,
             on_run=lambda i, r: stderr.print(
                 f"[{i + 1}/{len(recipes)}] {r.criterion} sparsity {r.sparsity:g} seed {r.seed}"
             ),
@@ -160,6 +163,20 @@ def sweep(
         typer.echo(f"{out}: {len(rows)} runs")
 
     _guard(execute)
+
+
+@app.command()
+def worker(
+    store: Annotated[
+        Path | None,
+        typer.Option(help="run store (SQLite); default: $PRUNING_CORE_STORE or ./runs/runs.sqlite"),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
+) -> None:
+    """Execute queued runs from the run store (the dashboard starts one if none runs)."""
+    from pruning_core.runs import run_worker
+
+    _guard(lambda: run_worker(store, once=once))
 
 
 if __name__ == "__main__":  # pragma: no cover

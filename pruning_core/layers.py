@@ -18,6 +18,13 @@ from pruning_core.errors import UserInputError
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
+def module_weight(module: nn.Module) -> torch.Tensor:
+    """``module.weight`` typed as a tensor (it is one for every prunable layer)."""
+    weight = module.weight
+    assert isinstance(weight, torch.Tensor), f"{type(module).__name__} has no weight tensor"
+    return weight
+
+
 @dataclass(frozen=True)
 class PrunableLayer:
     """A named Linear/Conv module whose ``weight`` can be pruned."""
@@ -27,7 +34,7 @@ class PrunableLayer:
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.module.weight  # type: ignore[return-value]
+        return module_weight(self.module)
 
     @property
     def kind(self) -> str:

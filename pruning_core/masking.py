@@ -11,12 +11,15 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from pruning_core.layers import module_weight
+
 
 class WeightMask(nn.Module):
     """Parametrization multiplying the weight by a fixed 0/1 mask (a buffer)."""
 
     def __init__(self, mask: torch.Tensor) -> None:
         super().__init__()
+        self.mask: torch.Tensor
         self.register_buffer("mask", mask)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
@@ -36,17 +39,18 @@ def current_mask(module: nn.Module) -> torch.Tensor | None:
         return None
     for parametrization in module.parametrizations.weight:  # type: ignore[union-attr]
         if isinstance(parametrization, WeightMask):
-            return parametrization.mask  # type: ignore[return-value]
+            return parametrization.mask
     return None
 
 
 @torch.no_grad()
 def apply_mask(module: nn.Module, keep: torch.Tensor) -> None:
     """Mask ``module.weight`` with ``keep`` (True = keep); masks only ever shrink."""
-    keep = keep.reshape(module.weight.shape)  # type: ignore[union-attr]
+    weight = module_weight(module)
+    keep = keep.reshape(weight.shape)
     existing = current_mask(module)
     if existing is None:
-        mask = keep.to(module.weight.dtype)  # type: ignore[union-attr]
+        mask = keep.to(weight.dtype)
         parametrize.register_parametrization(module, "weight", WeightMask(mask))
     else:
         existing.mul_(keep.to(existing.dtype))

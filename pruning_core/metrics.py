@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pruning_core.layers import PRUNABLE_TYPES, as_2d
+from pruning_core.layers import PRUNABLE_TYPES, as_2d, module_weight
 
 BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2}
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -42,9 +43,9 @@ def layer_macs(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]
     """
     macs: dict[str, int] = {}
 
-    def hook(name: str):  # type: ignore[no-untyped-def]
+    def hook(name: str) -> Callable[..., None]:
         def record(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            per_output = as_2d(module.weight).shape[1]  # type: ignore[arg-type]
+            per_output = as_2d(module_weight(module)).shape[1]
             macs[name] = macs.get(name, 0) + int(output.numel()) * per_output
 
         return record

@@ -31,7 +31,8 @@ class Structure(_Frozen):
     m: int = Field(4, ge=2, le=64, description="M of N:M")
     block: tuple[int, int] = (4, 4)
     skip_incompatible: bool = Field(
-        False, description="skip layers whose shape does not fit N:M or the block instead of failing"
+        False,
+        description="skip layers whose shape does not fit N:M or the block instead of failing",
     )
 
     @model_validator(mode="before")
@@ -72,7 +73,9 @@ class Schedule(_Frozen):
     initial_sparsity: float = Field(0.0, ge=0.0, lt=1.0, description="gradual: sparsity at start")
     start_step: int = Field(0, ge=0, description="gradual: first optimizer step that prunes")
     end_step: int | None = Field(
-        None, ge=0, description="gradual: step where the final sparsity is reached (null: 2/3 of steps)"
+        None,
+        ge=0,
+        description="gradual: step where the final sparsity is reached (null: 2/3 of steps)",
     )
     frequency: int = Field(10, ge=1, description="gradual: prune every this many optimizer steps")
 

@@ -15,8 +15,18 @@ from pruning_core.layers import PrunableLayer
 from pruning_core.metrics import count_nonzero_params, count_params, dense_bytes, layer_macs
 
 LAYER_COLUMNS = [
-    "name", "type", "shape_original", "shape", "params_original", "params", "nonzeros",
-    "sparsity", "dense_macs", "effective_macs", "pruned", "note",
+    "name",
+    "type",
+    "shape_original",
+    "shape",
+    "params_original",
+    "params",
+    "nonzeros",
+    "sparsity",
+    "dense_macs",
+    "effective_macs",
+    "pruned",
+    "note",
 ]
 
 
@@ -91,7 +101,9 @@ def model_summary(
         "params_original": params_original,
         "params": count_params(model),
         "nonzero_params": nonzero,
-        "sparsity_pruned_layers": 1.0 - pruned_nonzero / pruned_original if pruned_original else 0.0,
+        "sparsity_pruned_layers": 1.0 - pruned_nonzero / pruned_original
+        if pruned_original
+        else 0.0,
         "sparsity_total": 1.0 - nonzero / params_original,
         "size_bytes": dense_bytes(model, precision),
         "dense_macs": dense_macs,

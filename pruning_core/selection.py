@@ -53,7 +53,7 @@ def lowest_k_mask(scores: torch.Tensor, k: int, threshold: float | None = None) 
     extra = k - int((~keep).sum())  # < 0 when ties at the threshold were dropped too many
     if extra < 0:
         ties = torch.nonzero(flat == threshold).reshape(-1)
-        keep[ties[: -extra]] = True
+        keep[ties[:-extra]] = True
     elif extra > 0:  # threshold given too low for this tensor alone: drop next lowest
         rest = torch.where(keep, flat, torch.full_like(flat, float("inf")))
         keep[torch.topk(rest, extra, largest=False).indices] = False

@@ -53,7 +53,9 @@ def read_safetensors(data: bytes, source: str) -> dict[str, torch.Tensor]:
     try:
         return load_safetensors_bytes(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
-        raise UserInputError("weights", f"{source} is not a valid safetensors file ({error})") from None
+        raise UserInputError(
+            "weights", f"{source} is not a valid safetensors file ({error})"
+        ) from None
 
 
 def load_weights_bytes(model: nn.Module, data: bytes, source: str = "upload") -> None:

@@ -21,7 +21,9 @@ def magnitude_score(weight: torch.Tensor, stats: LayerStats) -> torch.Tensor:
 
 def random_score(weight: torch.Tensor, stats: LayerStats) -> torch.Tensor:
     """Uniform random scores from the run's seeded generator: the control baseline."""
-    return torch.rand(weight.shape, generator=stats.generator, dtype=torch.float32).to(weight.device)
+    return torch.rand(weight.shape, generator=stats.generator, dtype=torch.float32).to(
+        weight.device
+    )
 
 
 def gradient_score(weight: torch.Tensor, stats: LayerStats) -> torch.Tensor:

@@ -1,0 +1,229 @@
+"""The worker process: takes runs from the store, runs the engine, writes artifacts.
+
+Start one with ``pruning-core worker`` (the dashboard starts one itself when runs
+are queued and none is alive). Several workers may share a store.
+
+SIGTERM or Ctrl-C stop the worker gracefully: the run in progress goes back to the
+queue for the next worker. A SIGKILL cannot be caught; the run is then marked failed
+by :meth:`RunStore.recover` as soon as anyone notices the process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from pruning_core.liveness import HEARTBEAT_INTERVAL_S, this_host, worker_is_dead
+from pruning_core.runs import RunRecord, RunStore
+
+PROGRESS_EVERY_S = 0.25  # at most this often a progress row is written
+CANCEL_POLL_S = 0.25  # at most this often the cancel flag is read
+_spawned: list[subprocess.Popen[bytes]] = []  # kept so that exited workers get reaped
+
+
+class Worker:
+    """One worker loop bound to a store."""
+
+    def __init__(
+        self, store: RunStore, poll_s: float = 0.5, heartbeat_s: float = HEARTBEAT_INTERVAL_S
+    ) -> None:
+        """Prepare a worker; nothing runs until :meth:`run`."""
+        self.store = store
+        self.poll_s = poll_s
+        self.heartbeat_s = heartbeat_s
+        self.id = f"{this_host()}:{os.getpid()}"
+        self.current: int | None = None
+        self._stop = threading.Event()
+
+    def stop(self, *_: object) -> None:
+        """Ask the loop to end; the current run is returned to the queue."""
+        self._stop.set()
+
+    def run(self, once: bool = False) -> None:
+        """Process queued runs until stopped (with ``once``: until none is queued)."""
+        self.store.register_worker(self.id, os.getpid(), this_host(), "idle")
+        beating = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        beating.start()
+        previous = self._install_signals()
+        try:
+            while not self._stop.is_set():
+                self.store.recover()
+                record = self.store.claim(self.id)
+                if record is None:
+                    if once:
+                        break
+                    self._stop.wait(self.poll_s)
+                    continue
+                self.execute(record)
+        finally:
+            self._stop.set()
+            self.store.set_worker_state(self.id, "stopped")
+            self._restore_signals(previous)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                self.store.heartbeat(self.id, self.current)
+            except Exception as error:  # a locked/busy database must not kill the thread
+                print(f"heartbeat failed: {error}", file=sys.stderr)
+
+    def _install_signals(self) -> dict[int, object]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, object] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        print(f"worker {self.id}: signal {signum}, stopping", file=sys.stderr)
+        self.stop()
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, object]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def execute(self, record: RunRecord) -> None:
+        """Run one claimed record to its end state."""
+        from pruning_core.api import prune
+        from pruning_core.artifacts import save_run
+        from pruning_core.errors import RunCancelled, UserInputError
+        from pruning_core.recipe import parse_recipe
+
+        self.current = record.id
+        monitor = _Monitor(self.store, record.id, self.id, self._stop)
+        try:
+            result = prune(
+                parse_recipe(record.recipe),
+                progress=monitor.progress,
+                should_cancel=monitor.should_cancel,
+            )
+            save_run(result, self.store.artifacts_dir(record.id))
+            summary = {**result.summary, "seconds": result.timing.get("seconds")}
+            self.store.finish(record.id, self.id, "done", summary=summary)
+        except UserInputError as error:
+            self.store.finish(
+                record.id, self.id, "failed", error=str(error), error_field=error.field
+            )
+        except RunCancelled:
+            if monitor.user_cancelled:
+                self.store.finish(record.id, self.id, "cancelled")
+            else:
+                self.store.requeue(record.id, self.id)
+        except Exception as error:  # the engine's bug must not take the worker down
+            self._log_crash(record.id, error)
+        except BaseException:
+            self.store.requeue(record.id, self.id)
+            raise
+        finally:
+            self.current = None
+
+    def _log_crash(self, run_id: int, error: Exception) -> None:
+        details = traceback.format_exc()
+        print(details, file=sys.stderr)
+        folder = self.store.artifacts_dir(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "error.log").write_text(details, encoding="utf-8")
+        message = (
+            f"internal error ({type(error).__name__}: {error}); details in {folder / 'error.log'}"
+        )
+        self.store.finish(run_id, self.id, "failed", error=message)
+
+
+class _Monitor:
+    """Engine callbacks of one run: throttled progress writes and cancel checks."""
+
+    def __init__(
+        self, store: RunStore, run_id: int, worker_id: str, stopping: threading.Event
+    ) -> None:
+        self.store, self.run_id, self.worker_id, self.stopping = store, run_id, worker_id, stopping
+        self.user_cancelled = False
+        self._last_write = 0.0
+        self._last_poll = 0.0
+        self._phase = ""
+
+    def progress(self, phase: str, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if phase == self._phase and now - self._last_write < PROGRESS_EVERY_S and fraction < 1.0:
+            return
+        self._phase, self._last_write, self._last_poll = phase, now, now
+        if self.store.update_progress(self.run_id, self.worker_id, phase, fraction, message):
+            self.user_cancelled = True
+
+    def should_cancel(self) -> bool:
+        if self.stopping.is_set():
+            return True
+        now = time.monotonic()
+        if not self.user_cancelled and now - self._last_poll >= CANCEL_POLL_S:
+            self._last_poll = now
+            self.user_cancelled = self.store.cancel_requested(self.run_id)
+        return self.user_cancelled
+
+
+def ensure_worker(store: RunStore, log_file: Path | None = None) -> int | None:
+    """Start a worker process for ``store`` unless a live one exists.
+
+    Check and start happen in one write transaction, so two dashboard sessions never
+    start two workers at once. The worker outlives the dashboard on purpose: queued
+    and running runs continue when the browser or the dashboard goes away.
+
+    Returns:
+        The new worker's pid, or ``None`` when one was already alive (or starting).
+    """
+    for process in list(_spawned):
+        if process.poll() is not None:  # reap exited workers so they are not zombies
+            _spawned.remove(process)
+    store.recover()
+    if any(not worker_is_dead(worker, time.time()) for worker in store.workers()):
+        return None
+    log = log_file or store.root / "worker.log"
+    with store._write() as db:  # noqa: SLF001  (one transaction: check, then spawn)
+        rows = db.execute("SELECT * FROM workers WHERE state NOT IN ('stopped', 'dead')").fetchall()
+        from pruning_core.runs import WorkerRecord
+
+        if any(not worker_is_dead(WorkerRecord(**dict(row)), time.time()) for row in rows):
+            return None
+        with log.open("ab") as handle:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pruning_core.cli", "worker", "--store", str(store.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        _spawned.append(process)
+        now = time.time()
+        db.execute(
+            "INSERT OR REPLACE INTO workers (id, pid, host, state, started, heartbeat) "
+            "VALUES (?, ?, ?, 'starting', ?, ?)",
+            (f"{this_host()}:{process.pid}", process.pid, this_host(), now, now),
+        )
+    return process.pid
+
+
+def stop_workers(store: RunStore, timeout_s: float = 10.0) -> list[int]:
+    """SIGTERM every live worker of ``store`` on this host; returns the pids signalled."""
+    pids = [w.pid for w in store.workers() if w.host == this_host() and w.pid != os.getpid()]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.time() + timeout_s
+    for process in list(_spawned):
+        if process.pid in pids:
+            try:
+                process.wait(max(deadline - time.time(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+            _spawned.remove(process)
+    return pids
