@@ -66,16 +66,21 @@ def global_ranking(groupings: dict[str, Grouping], sparsity: float) -> Allocatio
     if target == 0:
         return Allocation({name: 0 for name in names})
     if all(g.group_size == 1 for g in groupings.values()):
-        flat = torch.cat([groupings[name].scores.reshape(-1).float() for name in names])
-        threshold = kth_smallest(flat, target)
-        below = {name: int((groupings[name].scores < threshold).sum()) for name in names}
-        ties_left = target - sum(below.values())
-        counts = {}
-        for name in names:  # ties at the threshold are dropped in layer order
-            ties = int((groupings[name].scores == threshold).sum())
-            take = min(ties, ties_left)
-            ties_left -= take
-            counts[name] = below[name] + take
+        parts = [groupings[name].scores.reshape(-1) for name in names]
+        threshold = kth_smallest(parts, target)
+        # one pass per layer counts what lies at or below the threshold; only when more
+        # than ``target`` do, ties at the threshold are kept back, in layer order
+        counts = {
+            name: part.numel() - int(torch.count_nonzero(part > threshold))
+            for name, part in zip(names, parts, strict=True)
+        }
+        surplus = sum(counts.values()) - target
+        for name, part in zip(names, parts, strict=True):
+            if surplus <= 0:
+                break
+            keep_back = min(int(torch.count_nonzero(part == threshold)), surplus)
+            counts[name] -= keep_back
+            surplus -= keep_back
         return Allocation(counts, threshold)
     scores = torch.cat([groupings[name].scores.float() for name in names])
     sizes = torch.cat(

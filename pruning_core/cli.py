@@ -67,7 +67,7 @@ def _progress_bar() -> Iterator[Callable[[str, float, str], None]]:
         TimeElapsedColumn(),
         TextColumn("{task.fields[message]}"),
         console=stderr,
-        transient=False,
+        transient=True,  # erased at exit: errors and the summary stay one clean line
     ) as bar:
         task = bar.add_task("start", total=1.0, message="")
 

@@ -190,7 +190,10 @@ def recipe_from_yaml(text: str) -> Recipe:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserInputError("recipe", f"malformed YAML{where}") from None
+        problem = getattr(error, "problem", None)
+        raise UserInputError(
+            "recipe", f"malformed YAML{where}" + (f": {problem}" if problem else "")
+        ) from None
     return parse_recipe(data if data is not None else {})
 
 

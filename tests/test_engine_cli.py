@@ -154,7 +154,7 @@ def _fails_cleanly(tmp_path: Path, recipe_text: str, *expected: str) -> None:
             ["structure", "features.0", "not a multiple of M=4"],
         ),
         ("structure: '2:4'\nsparsity: 0.7\n", ["sparsity", "0.5"]),
-        ("criterion: [magnitude\n", ["recipe", "malformed YAML", "line 1"]),
+        ("criterion: [magnitude\n", ["recipe", "malformed YAML", "line 2", "expected"]),
         ("- just\n- a list\n", ["recipe", "mapping"]),
         ("weights: /no/such/file.safetensors\n", ["weights", "file not found"]),
         ("schedule: {kind: gradual, end_step: 100000}\n", ["schedule.end_step"]),

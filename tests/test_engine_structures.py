@@ -105,8 +105,9 @@ def test_lowest_k_mask_exact_with_ties() -> None:
 def test_kth_smallest_matches_sort_on_large_tensor() -> None:
     values = torch.randn(1_500_000, generator=torch.Generator().manual_seed(0))
     ordered = values.sort().values
+    parts = [values[:1000], values[1000:900_000], values[900_000:]]
     for k in (1, 12345, 750_000, 1_349_999, 1_500_000):
-        assert kth_smallest(values, k) == float(ordered[k - 1])
+        assert kth_smallest(parts, k) == float(ordered[k - 1])
 
 
 def test_iterative_targets_end_at_final() -> None:
