@@ -26,7 +26,10 @@ from sample_models.catalog import SAMPLE_MODELS, WEIGHTS_DIR
 from sample_models.data import Split, digits_splits
 
 SEED = 0
-NUM_THREADS = 2
+# One intra-op thread: these models are tiny, so extra threads only add sync overhead
+# (10x slower steps measured with 2 threads on a busy 2-core machine), and a fixed
+# count keeps reduction order, hence the trained weights, reproducible.
+NUM_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,22 @@ class TrainConfig:
     batch_size: int = 64
 
 
+# Chosen by validation accuracy from a small sweep (test accuracy never used for choices).
 CONFIGS: dict[str, TrainConfig] = {
-    "digits_cnn": TrainConfig(epochs=40, lr=2e-3, weight_decay=1e-4, augment=True),
-    "digits_mlp": TrainConfig(epochs=60, lr=1e-3, weight_decay=1e-4, augment=True),
+    "digits_cnn": TrainConfig(
+        epochs=40, lr=2e-3, weight_decay=0.05, augment=True, label_smoothing=0.1
+    ),
+    "digits_mlp": TrainConfig(
+        epochs=100, lr=3e-3, weight_decay=0.05, augment=True, label_smoothing=0.1
+    ),
     "digits_vit": TrainConfig(
-        epochs=150, lr=2e-3, weight_decay=0.05, augment=True, label_smoothing=0.1
+        epochs=150,
+        lr=1e-3,
+        weight_decay=0.05,
+        augment=True,
+        label_smoothing=0.1,
+        warmup_epochs=5,
+        batch_size=32,
     ),
 }
 
