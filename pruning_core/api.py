@@ -16,12 +16,23 @@ from pruning_core.calibration import collect_stats
 from pruning_core.criteria import CRITERIA, Criterion
 from pruning_core.errors import RunCancelled, UserInputError
 from pruning_core.finetune import finetune, steps_per_epoch
+from pruning_core.finishing import compress_step, finish_report
+from pruning_core.heads import (
+    dense_layout,
+    find_attention,
+    head_counts,
+    head_layer_notes,
+    prune_heads,
+)
+from pruning_core.heads_mha import convert_multihead_attention
 from pruning_core.layers import PrunableLayer, prunable_layers, resolve_skip
 from pruning_core.masking import remove_masks
-from pruning_core.metrics import DTYPES, count_params, evaluate
+from pruning_core.metrics import count_params, evaluate
 from pruning_core.models import MODELS, ModelSpec, build_model
 from pruning_core.pruner import StepPlan, prune_step
+from pruning_core.quantization import convert_precision
 from pruning_core.recipe import Recipe
+from pruning_core.reconstruction import reconstruction_errors
 from pruning_core.report import environment, layer_rows, model_summary, original_layer_facts
 from pruning_core.schedules import (
     cubic_sparsity,
@@ -29,6 +40,7 @@ from pruning_core.schedules import (
     gradual_steps,
     iterative_targets,
 )
+from pruning_core.sequential import layer_targets, sequential_prune, uses_sequential
 from pruning_core.structures import incompatibility
 from sample_models.data import Split
 
@@ -46,6 +58,7 @@ class RunResult:
     curves: list[dict[str, Any]]
     environment: dict[str, Any]
     timing: dict[str, float] = field(default_factory=dict)
+    sizes: list[dict[str, Any]] = field(default_factory=list)  # bytes per layer/format/precision
 
 
 def _check_data_needs(spec: ModelSpec, recipe: Recipe, criterion: Criterion) -> None:
@@ -68,6 +81,8 @@ def select_layers(
     """All prunable layers, the active ones, and why each inactive one is left alone."""
     layers = prunable_layers(model)
     notes = {name: "skipped (skip_layers)" for name in resolve_skip(layers, recipe.skip_layers)}
+    if recipe.structure.kind == "head":
+        notes.update(head_layer_notes(model, [layer.name for layer in layers], notes))
     for layer in layers:
         if layer.name in notes:
             continue
@@ -107,8 +122,19 @@ class _Run:
         torch.manual_seed(recipe.seed)
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.model = build_model(self.spec, recipe.weights)
+        if recipe.structure.kind == "head":
+            convert_multihead_attention(self.model)  # same function, removable heads
         self.data = self.spec.data() if self.spec.data else None
         self.layers, self.active, self.notes = select_layers(self.model, self.spec, recipe)
+        active_names = {layer.name for layer in self.active}
+        self.sites = [
+            site
+            for site in find_attention(self.model)
+            if recipe.structure.kind == "head" and site.layer_name("q") in active_names
+        ]
+        # the dense model's layer inputs are where reconstruction errors are measured
+        self.dense = copy.deepcopy(self.model).eval() if self.data else None
+        self.reconstruction: dict[str, float] = {}
         self.example = torch.zeros((2, *self.spec.input_shape))
         self.original = original_layer_facts(self.model, self.layers, self.spec.input_shape)
         self.channel_done = 0.0  # channel runs: share of channels already removed
@@ -160,10 +186,55 @@ class _Run:
         )
 
     def prune_to(self, sparsity: float, **fields: Any) -> bool:
-        """One pruning step to ``sparsity`` (of the original active weights)."""
-        stats = collect_stats(
-            self.model, self.active, self.calibration_batches(), self.criterion.needs
-        )
+        """One pruning step to ``sparsity`` (of the original active weights).
+
+        Returns whether parameters were replaced (channels or heads removed).
+        """
+        structure = self.recipe.structure
+        batches = self.calibration_batches()
+        if structure.kind == "head":
+            stats = collect_stats(self.model, self.active, batches, self.criterion.needs)
+            for stats_entry in stats.values():
+                stats_entry.generator = self.generator
+            prune_heads(self.sites, self.criterion, stats, sparsity)
+            pruned = {
+                site.layer_name(role): dense_layout(site, role)
+                for site in self.sites
+                for role in ("q", "k", "v", "proj")
+            }
+        elif uses_sequential(self.criterion, structure):
+            allocation = "uniform" if structure.kind == "n:m" else self.recipe.allocation
+            targets = layer_targets(
+                self.model, self.active, batches, self.criterion, allocation, sparsity
+            )
+
+            def on_block(index: int, total: int, name: str) -> None:
+                self.report("prune", index / total, f"calibrating and pruning {name}")
+
+            self.notes.update(
+                sequential_prune(
+                    self.model,
+                    self.active,
+                    batches,
+                    self.criterion,
+                    structure,
+                    targets,
+                    on_block=on_block,
+                )
+            )
+            pruned = {layer.name: layer.weight.detach() for layer in self.active}
+        else:
+            pruned = self._prune_step(sparsity, batches)
+        if self.dense is not None:
+            self.reconstruction = reconstruction_errors(self.dense, pruned, batches)
+        self.record("prune", target=sparsity, **fields)
+        return structure.kind in ("channel", "head")
+
+    def _prune_step(
+        self, sparsity: float, batches: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> dict[str, torch.Tensor]:
+        """Score-then-mask (or channel removal) step; returns pruned weights of dense shape."""
+        stats = collect_stats(self.model, self.active, batches, self.criterion.needs)
         for stats_entry in stats.values():
             stats_entry.generator = self.generator
         step_target = sparsity
@@ -172,8 +243,9 @@ class _Run:
             self.channel_done = sparsity
         plan = StepPlan(self.criterion, self.recipe.structure, self.recipe.allocation, step_target)
         self.notes.update(prune_step(self.model, self.active, stats, plan, self.example))
-        self.record("prune", target=sparsity, **fields)
-        return self.recipe.structure.kind == "channel"
+        if self.recipe.structure.kind == "channel":
+            return {}  # shapes changed: no reconstruction error
+        return {layer.name: layer.weight.detach() for layer in self.active}
 
 
 def _resolve_gradual(recipe: Recipe, total_steps: int) -> Recipe:
@@ -291,13 +363,26 @@ def prune(
             gradual_hook(0)
         _finetune(run, teacher, gradual_hook, 1)
     remove_masks(run.model)
+    if recipe.compression is not None:
+        run.report("compress", 0.9, recipe.compression.kind)
+    compressed = compress_step(run.model, [layer.name for layer in run.active], recipe)
     run.report("evaluate", 0.95, f"evaluating at {recipe.precision}")
-    run.model = run.model.to(DTYPES[recipe.precision])
+    converted = convert_precision(run.model, recipe.precision)
+    run.model = converted.runnable
     val_accuracy, val_loss = run.val_metrics()
     test_accuracy, test_loss = (
         evaluate(run.model, test.x, test.y) if test is not None else (None, None)
     )
-    rows = layer_rows(run.model, run.layers, run.original, run.spec.input_shape, run.notes)
+    run.model = converted.stored
+    rows = layer_rows(
+        run.model, run.layers, run.original, run.spec.input_shape, run.notes, run.reconstruction
+    )
+    finished = finish_report(
+        run.model, rows, recipe, converted, compressed, run.spec.input_shape
+    )
+    errors = [
+        row["reconstruction_error"] for row in rows if row["reconstruction_error"] is not None
+    ]
     summary = {
         "model": recipe.model,
         "trained": run.spec.trained,
@@ -316,6 +401,9 @@ def prune(
         "test_loss": test_loss,
         **model_summary(run.model, rows, params_original, recipe.precision),
         "speedup_kind": "theoretical (dense MACs / effective MACs of Linear/Conv layers)",
+        "reconstruction_error_mean": sum(errors) / len(errors) if errors else None,
+        **(head_counts(run.sites) if recipe.structure.kind == "head" else {}),
+        **finished.summary,
     }
     run.report("done", 1.0, "finished")
     return RunResult(
@@ -326,4 +414,5 @@ def prune(
         curves=run.curves,
         environment=environment(recipe.seed),
         timing={"seconds": time.perf_counter() - started},
+        sizes=finished.size_rows,
     )

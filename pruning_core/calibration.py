@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,15 +19,37 @@ from pruning_core.layers import PrunableLayer, module_weight
 from pruning_core.masking import weight_parameter
 
 
-def _input_columns(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Rows of the layer's input as the columns of its 2-D weight view: ``(samples, in)``."""
+def unfold_inputs(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """Exact rows of the layer's input in the columns of its 2-D weight view, or ``None``.
+
+    Linear: every token is a row. Conv1d/Conv2d: every output position is a row of the
+    unfolded (im2col) receptive field, ``(B * L, C * kernel)``, padding included; so
+    ``rows @ weight_2d.T`` is the layer's output without bias (groups: see ``_grouped``).
+    Other layers (Conv3d, transposed convolutions) cannot be unfolded here: ``None``.
+    """
     if isinstance(module, nn.Linear):
         return x.reshape(-1, x.shape[-1])
-    if isinstance(module, nn.Conv2d) and isinstance(module.padding, tuple):
-        cols = F.unfold(
-            x, module.kernel_size, module.dilation, module.padding, module.stride
-        )  # (B, C*kh*kw, L)
-        return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    if not isinstance(module, nn.Conv1d | nn.Conv2d):
+        return None
+    padding: Any = module.padding
+    if isinstance(padding, str) or module.padding_mode != "zeros":
+        mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
+        x = F.pad(x, module._reversed_padding_repeated_twice, mode=mode)
+        padding = 0
+    kernel, dilation, stride = module.kernel_size, module.dilation, module.stride
+    if isinstance(module, nn.Conv1d):  # a Conv1d is a Conv2d of height 1
+        x = x.unsqueeze(-2)
+        kernel, dilation, stride = (1, *kernel), (1, *dilation), (1, *stride)
+        padding = (0, *padding) if isinstance(padding, tuple) else (0, padding)
+    cols = F.unfold(x, kernel, dilation, padding, stride)  # (B, C*k, L)
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1])
+
+
+def _input_columns(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Rows of the layer's input as the columns of its 2-D weight view: ``(samples, in)``."""
+    cols = unfold_inputs(module, x)
+    if cols is not None:
+        return cols
     # Other convolutions: per-input-channel norms repeated over the kernel positions.
     kernel = int(module_weight(module)[0, 0].numel())
     per_channel = x.transpose(0, 1).reshape(x.shape[1], -1)
@@ -122,3 +145,67 @@ def collect_stats(
             entry.in_sq_norm = _grouped(layer.module, recorder.in_sq[layer.name])
             entry.out_abs_mean = recorder.out_abs[layer.name] / recorder.out_count[layer.name]
     return stats
+
+
+class InputRecorder:
+    """Streams each layer's inputs into per-column squared norms and, optionally, ``2 X^T X``.
+
+    ``X`` are the unfolded inputs (see :func:`unfold_inputs`), accumulated batch by batch in
+    ``dtype`` (float64 by default), so no activation is stored beyond the current batch.
+    Grouped convolutions get one Hessian per group: ``(groups, in/groups, in/groups)``.
+    """
+
+    def __init__(self, hessian: bool, dtype: torch.dtype = torch.float64) -> None:
+        self.want_hessian = hessian
+        self.dtype = dtype
+        self.sq_norm: dict[str, torch.Tensor] = {}
+        self.hessian: dict[str, torch.Tensor] = {}
+        self.rows: dict[str, int] = {}
+        self.not_unfoldable: set[str] = set()
+
+    def hook(self, name: str) -> Callable[..., None]:
+        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: Any) -> None:
+            x = inputs[0].detach()
+            cols = unfold_inputs(module, x)
+            if cols is None:
+                if self.want_hessian:
+                    self.not_unfoldable.add(name)
+                    return
+                cols = _input_columns(module, x)
+            cols = cols.to(self.dtype)
+            self.sq_norm[name] = self.sq_norm.get(name, 0) + cols.pow(2).sum(dim=0)
+            if self.want_hessian:
+                groups = int(getattr(module, "groups", 1))
+                per_group = cols.reshape(cols.shape[0], groups, -1).transpose(0, 1)
+                gram = torch.bmm(per_group.transpose(1, 2), per_group).mul_(2.0)
+                self.hessian[name] = self.hessian[name].add_(gram) if name in self.hessian else gram
+            self.rows[name] = self.rows.get(name, 0) + int(cols.shape[0])
+
+        return record
+
+    def stats(self, layer: PrunableLayer) -> LayerStats:
+        """The recorded statistics of ``layer`` (empty when it never ran)."""
+        entry = LayerStats(hessian=self.hessian.get(layer.name))
+        if layer.name in self.sq_norm:
+            entry.in_sq_norm = _grouped(layer.module, self.sq_norm[layer.name])
+        return entry
+
+
+@contextmanager
+def recording_inputs(
+    layers: list[PrunableLayer], *, hessian: bool = False, dtype: torch.dtype = torch.float64
+) -> Iterator[InputRecorder]:
+    """Attach input-statistics hooks (Wanda norms, SparseGPT Hessians) for the block's duration.
+
+    Args:
+        layers: layers to record.
+        hessian: also accumulate ``H = 2 X^T X`` (``in x in`` per layer).
+        dtype: accumulation dtype, float64 (exact sums) or float32 (half the memory).
+    """
+    recorder = InputRecorder(hessian, dtype)
+    handles = [layer.module.register_forward_hook(recorder.hook(layer.name)) for layer in layers]
+    try:
+        yield recorder
+    finally:
+        for handle in handles:
+            handle.remove()

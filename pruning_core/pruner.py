@@ -13,6 +13,7 @@ from pruning_core.criteria import Criterion, LayerStats
 from pruning_core.layers import PrunableLayer, as_2d
 from pruning_core.masking import apply_mask, current_mask
 from pruning_core.recipe import Structure
+from pruning_core.row_selection import row_keep_mask
 from pruning_core.structures import Grouping, grouping, structured_mask
 
 PRUNED_SCORE = -1e30  # already-pruned weights rank below everything, so masks only shrink
@@ -66,6 +67,9 @@ def compute_masks(
         drop = allocation.groups_to_drop[name]
         if plan.structure.kind == "channel":
             drop = min(drop, groupings[name].count - 1)  # a layer keeps at least one channel
+        if plan.structure.kind == "unstructured" and plan.criterion.per_row:
+            masks[name] = row_keep_mask(scores[name], drop)  # compared within each output row
+            continue
         masks[name] = structured_mask(
             plan.structure, scores[name], shapes_2d[name], drop, allocation.threshold
         )

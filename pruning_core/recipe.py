@@ -7,16 +7,24 @@ The YAML a user exports from the dashboard or writes by hand is exactly
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pruning_core.errors import UserInputError
 
-StructureKind = Literal["unstructured", "n:m", "block", "channel"]
+StructureKind = Literal["unstructured", "n:m", "block", "channel", "head"]
 AllocationKind = Literal["uniform", "global", "erk"]
-Precision = Literal["fp32", "fp16", "bf16"]
+Precision = Literal["fp32", "fp16", "bf16", "int8"]
 
 
 class _Frozen(BaseModel):
@@ -24,7 +32,12 @@ class _Frozen(BaseModel):
 
 
 class Structure(_Frozen):
-    """How scores become a mask: single weights, N:M groups, blocks or whole channels."""
+    """How scores become a mask: single weights, N:M groups, blocks or whole channels.
+
+    ``head`` removes whole attention heads instead (q/k/v rows and output-projection
+    columns); the recipe's ``sparsity`` is then the share of heads removed from every
+    attention module (rounded, at least one head kept).
+    """
 
     kind: StructureKind = "unstructured"
     n: int = Field(2, ge=1, description="N of N:M: nonzeros kept in every M consecutive inputs")
@@ -38,7 +51,7 @@ class Structure(_Frozen):
     @model_validator(mode="before")
     @classmethod
     def _from_shorthand(cls, value: Any) -> Any:
-        """Accept ``"2:4"``, ``"unstructured"``, ``"channel"`` or ``"block"`` as shorthands."""
+        """Accept ``"2:4"`` or a kind name (``"unstructured"``, ``"channel"``, ...) as shorthand."""
         if isinstance(value, str):
             if ":" in value and value != "n:m":
                 n_text, _, m_text = value.partition(":")
@@ -106,6 +119,39 @@ class Calibration(_Frozen):
     batch_size: int = Field(64, ge=1)
 
 
+class LowRankCompression(_Frozen):
+    """Truncated SVD of each pruned layer into two smaller layers (after pruning).
+
+    The rank keeps ``energy`` of the squared singular values, or is ``ratio`` of
+    ``min(out, in)``; set one (neither: energy 0.9). Layers where the factors would not be
+    smaller are left as they are.
+    """
+
+    kind: Literal["lowrank"] = "lowrank"
+    energy: float | None = Field(None, gt=0.0, le=1.0, description="share of energy kept")
+    ratio: float | None = Field(None, gt=0.0, le=1.0, description="rank / min(out, in)")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> LowRankCompression:
+        if self.energy is not None and self.ratio is not None:
+            raise ValueError("set energy or ratio, not both")
+        if self.energy is None and self.ratio is None:
+            object.__setattr__(self, "energy", 0.9)
+        return self
+
+
+class WeightSharingCompression(_Frozen):
+    """k-means of each pruned layer's nonzero weights into ``clusters`` shared values."""
+
+    kind: Literal["weight_sharing"] = "weight_sharing"
+    clusters: int = Field(16, ge=2, le=256, description="shared values per layer (zero extra)")
+
+
+Compression = Annotated[
+    LowRankCompression | WeightSharingCompression, Field(discriminator="kind")
+]
+
+
 class Recipe(_Frozen):
     """One complete, reproducible pruning run."""
 
@@ -123,8 +169,17 @@ class Recipe(_Frozen):
     schedule: Schedule = Schedule()
     finetune: Finetune = Finetune()
     calibration: Calibration = Calibration()
+    compression: Compression | None = Field(
+        None, description="after pruning: {kind: lowrank, energy} or {kind: weight_sharing}"
+    )
     precision: Precision = "fp32"
     seed: int = Field(0, ge=0)
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _compression_shorthand(cls, value: Any) -> Any:
+        """Accept ``"lowrank"`` or ``"weight_sharing"`` for the kind with its defaults."""
+        return {"kind": value} if isinstance(value, str) else value
 
     @field_validator("criterion")
     @classmethod
@@ -134,6 +189,34 @@ class Recipe(_Frozen):
         if name not in CRITERIA:
             raise ValueError(f"unknown criterion '{name}'; allowed: {', '.join(CRITERIA.names())}")
         return name
+
+    @field_validator("structure")
+    @classmethod
+    def _criterion_supports_structure(cls, structure: Structure, info: ValidationInfo) -> Structure:
+        from pruning_core.criteria import CRITERIA
+
+        name = info.data.get("criterion")
+        if not isinstance(name, str) or name not in CRITERIA:
+            return structure
+        allowed = CRITERIA.get(name).structures
+        if allowed is not None and structure.kind not in allowed:
+            kinds = [kind for kind in get_args(StructureKind) if kind in allowed]
+            raise ValueError(
+                f"criterion '{name}' does not support '{structure.kind}'; "
+                f"allowed: {', '.join(kinds)}"
+            )
+        return structure
+
+    @field_validator("allocation")
+    @classmethod
+    def _heads_are_uniform(cls, allocation: str, info: ValidationInfo) -> str:
+        structure = info.data.get("structure")
+        if structure is not None and structure.kind == "head" and allocation != "uniform":
+            raise ValueError(
+                "structure 'head' removes the same share of heads from every attention "
+                "module; allowed: uniform"
+            )
+        return allocation
 
     @model_validator(mode="after")
     def _nm_fixes_sparsity(self) -> Recipe:

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 import pruning_core
+from pruning_core.formats.sizes import dense_model_bytes
 from pruning_core.layers import PrunableLayer
-from pruning_core.metrics import count_nonzero_params, count_params, dense_bytes, layer_macs
+from pruning_core.metrics import count_nonzero_params, count_params, layer_macs
 
 LAYER_COLUMNS = [
     "name",
@@ -25,8 +26,11 @@ LAYER_COLUMNS = [
     "sparsity",
     "dense_macs",
     "effective_macs",
+    "reconstruction_error",
     "pruned",
     "note",
+    "best_format",
+    "best_format_bytes",
 ]
 
 
@@ -36,13 +40,19 @@ def layer_rows(
     original: dict[str, dict[str, Any]],
     input_shape: tuple[int, ...],
     notes: dict[str, str],
+    reconstruction: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per prunable layer, in model order.
 
     ``sparsity`` is ``1 - nonzeros / params_original``: for masked runs exactly the
     share of zeros in the saved weight; for channel runs it also counts removed weights.
     ``effective_macs`` scale the layer's dense MACs by its weight density.
+    ``reconstruction_error`` is ``||X W^T - X Ŵ^T||² / ||X W^T||²`` of the layer right
+    after the last pruning step, before finetuning, on the dense model's inputs of the
+    layer over the calibration samples (see :mod:`pruning_core.reconstruction`); ``None``
+    for layers not pruned, models without data, and channel runs (shapes change).
     """
+    reconstruction = reconstruction or {}
     macs = layer_macs(model, input_shape)
     rows = []
     for layer in layers:
@@ -62,6 +72,9 @@ def layer_rows(
                 "sparsity": 1.0 - nonzeros / before["params"],
                 "dense_macs": before["macs"],
                 "effective_macs": round(macs.get(layer.name, 0) * nonzeros / params),
+                "reconstruction_error": reconstruction.get(layer.name)
+                if layer.name not in notes
+                else None,
                 "pruned": layer.name not in notes,
                 "note": notes.get(layer.name, ""),
             }
@@ -105,7 +118,7 @@ def model_summary(
         if pruned_original
         else 0.0,
         "sparsity_total": 1.0 - nonzero / params_original,
-        "size_bytes": dense_bytes(model, precision),
+        "size_bytes": dense_model_bytes(model, precision),
         "dense_macs": dense_macs,
         "effective_macs": effective_macs,
         "theoretical_speedup": dense_macs / effective_macs if effective_macs else float("inf"),
