@@ -40,7 +40,9 @@ def test_iterative_rounds_prune_then_finetune() -> None:
 
 
 def test_gradual_resolves_its_end_step_into_the_recipe() -> None:
-    result = _run(sparsity=0.7, schedule={"kind": "gradual", "frequency": 4}, finetune={"epochs": 1})
+    result = _run(
+        sparsity=0.7, schedule={"kind": "gradual", "frequency": 4}, finetune={"epochs": 1}
+    )
     assert result.recipe.schedule.end_step is not None
     assert result.summary["sparsity_pruned_layers"] == pytest.approx(0.7, abs=1e-3)
 
@@ -54,7 +56,10 @@ def test_non_uniform_allocations_meet_the_target(allocation: str) -> None:
 
 
 def test_distillation_and_precision() -> None:
-    result = _run(finetune={"epochs": 1, "distillation": {"weight": 0.7, "temperature": 2.0}}, precision="bf16")
+    result = _run(
+        finetune={"epochs": 1, "distillation": {"weight": 0.7, "temperature": 2.0}},
+        precision="bf16",
+    )
     assert next(result.model.parameters()).dtype == torch.bfloat16
     assert result.summary["size_bytes"] < result.summary["params"] * 4
     assert result.summary["val_accuracy"] > 0.5
@@ -68,7 +73,9 @@ def test_activation_channel_pruning_of_the_mlp() -> None:
 
 
 def test_vit_channel_pruning_touches_only_mlp_hidden_layers() -> None:
-    result = prune(parse_recipe({"model": "digits_vit", "structure": "channel", "finetune": {"epochs": 0}}))
+    result = prune(
+        parse_recipe({"model": "digits_vit", "structure": "channel", "finetune": {"epochs": 0}})
+    )
     pruned = [row["name"] for row in result.layers if row["pruned"]]
     assert pruned and all(name.endswith("mlp.fc1") for name in pruned)
     assert result.summary["val_accuracy"] is not None
@@ -84,7 +91,16 @@ def test_untrained_torchvision_model_reports_structure_only() -> None:
 
 @pytest.mark.slow
 def test_resnet18_channel_pruning_follows_residual_dependencies() -> None:
-    result = prune(parse_recipe({"model": "resnet18", "structure": "channel", "sparsity": 0.5, "finetune": {"epochs": 0}}))
+    result = prune(
+        parse_recipe(
+            {
+                "model": "resnet18",
+                "structure": "channel",
+                "sparsity": 0.5,
+                "finetune": {"epochs": 0},
+            }
+        )
+    )
     summary = result.summary
     assert summary["params"] < 0.6 * summary["params_original"]
     assert summary["theoretical_speedup"] > 2.0
@@ -92,7 +108,10 @@ def test_resnet18_channel_pruning_follows_residual_dependencies() -> None:
 
 def test_cancel_stops_the_run() -> None:
     with pytest.raises(RunCancelled):
-        prune(parse_recipe({"model": "digits_mlp", "finetune": {"epochs": 1}}), should_cancel=lambda: True)
+        prune(
+            parse_recipe({"model": "digits_mlp", "finetune": {"epochs": 1}}),
+            should_cancel=lambda: True,
+        )
 
 
 def test_untrained_model_cannot_be_finetuned() -> None:
