@@ -1,11 +1,11 @@
 """The worker process: takes runs from the store, runs the engine, writes artifacts.
 
-Start one with ``pruning-core worker`` (the dashboard starts one itself when runs
-are queued and none is alive). Several workers may share a store.
+Start one with ``pruning-core worker`` (the dashboard starts one itself when runs are
+queued and none is alive). Several workers may share a store.
 
-SIGTERM or Ctrl-C stop the worker gracefully: the run in progress goes back to the
-queue for the next worker. A SIGKILL cannot be caught; the run is then marked failed
-by :meth:`RunStore.recover` as soon as anyone notices the process is gone.
+SIGTERM or Ctrl-C stop a worker gracefully: the run in progress goes back to the queue
+for the next worker. A SIGKILL cannot be caught; that run is then marked failed by
+:meth:`RunStore.recover` as soon as anyone notices the process is gone.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from pruning_core.liveness import HEARTBEAT_INTERVAL_S, this_host, worker_is_dead
-from pruning_core.runs import RunRecord, RunStore
+from pruning_core.liveness import HEARTBEAT_INTERVAL_S, pid_alive, this_host, worker_is_dead
+from pruning_core.run_records import RunRecord, WorkerRecord
+from pruning_core.runs import RunStore
 
-PROGRESS_EVERY_S = 0.25  # at most this often a progress row is written
-CANCEL_POLL_S = 0.25  # at most this often the cancel flag is read
+PROGRESS_EVERY_S = 0.25  # at most this often a progress row is written ...
+CANCEL_POLL_S = 0.25  # ... and the cancel flag read
+RECOVER_EVERY_S = 5.0  # an idle worker looks for dead colleagues' runs this often
+RESPAWN_AFTER_S = 60.0  # after a worker died while starting, wait this long before another
 _spawned: list[subprocess.Popen[bytes]] = []  # kept so that exited workers get reaped
 
 
@@ -34,62 +38,55 @@ class Worker:
     def __init__(
         self, store: RunStore, poll_s: float = 0.5, heartbeat_s: float = HEARTBEAT_INTERVAL_S
     ) -> None:
-        """Prepare a worker; nothing runs until :meth:`run`."""
-        self.store = store
-        self.poll_s = poll_s
-        self.heartbeat_s = heartbeat_s
+        """Prepare a worker; nothing happens until :meth:`run`."""
+        self.store, self.poll_s, self.heartbeat_s = store, poll_s, heartbeat_s
         self.id = f"{this_host()}:{os.getpid()}"
         self.current: int | None = None
         self._stop = threading.Event()
 
-    def stop(self, *_: object) -> None:
-        """Ask the loop to end; the current run is returned to the queue."""
+    def stop(self) -> None:
+        """Ask the loop to end; the current run goes back to the queue."""
         self._stop.set()
 
     def run(self, once: bool = False) -> None:
         """Process queued runs until stopped (with ``once``: until none is queued)."""
         self.store.register_worker(self.id, os.getpid(), this_host(), "idle")
-        beating = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        beating.start()
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
         previous = self._install_signals()
+        last_recover = 0.0
         try:
             while not self._stop.is_set():
-                self.store.recover()
+                if time.monotonic() - last_recover > RECOVER_EVERY_S:
+                    self.store.recover()
+                    last_recover = time.monotonic()
                 record = self.store.claim(self.id)
-                if record is None:
-                    if once:
-                        break
+                if record is not None:
+                    self.execute(record)
+                elif once:
+                    break
+                else:
                     self._stop.wait(self.poll_s)
-                    continue
-                self.execute(record)
         finally:
             self._stop.set()
             self.store.set_worker_state(self.id, "stopped")
-            self._restore_signals(previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
             try:
                 self.store.heartbeat(self.id, self.current)
-            except Exception as error:  # a locked/busy database must not kill the thread
+            except Exception as error:  # a busy database must not end the heartbeat
                 print(f"heartbeat failed: {error}", file=sys.stderr)
 
-    def _install_signals(self) -> dict[int, object]:
+    def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
-        previous: dict[int, object] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, self._on_signal)
-        return previous
+        return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         print(f"worker {self.id}: signal {signum}, stopping", file=sys.stderr)
         self.stop()
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, object]) -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
 
     def execute(self, record: RunRecord) -> None:
         """Run one claimed record to its end state."""
@@ -101,24 +98,35 @@ class Worker:
         self.current = record.id
         monitor = _Monitor(self.store, record.id, self.id, self._stop)
         try:
-            result = prune(
-                parse_recipe(record.recipe),
-                progress=monitor.progress,
-                should_cancel=monitor.should_cancel,
-            )
-            save_run(result, self.store.artifacts_dir(record.id))
-            summary = {**result.summary, "seconds": result.timing.get("seconds")}
+            if record.recipe.get("job") == "sensitivity":  # a profile, not a pruning run
+                from pruning_core.sensitivity_job import run_sensitivity_job
+
+                summary = run_sensitivity_job(
+                    record.recipe,
+                    self.store.artifacts_dir(record.id),
+                    self.store.root / "sensitivity_cache",
+                    monitor.progress,
+                    monitor.should_cancel,
+                )
+            else:
+                result = prune(
+                    parse_recipe(record.recipe),
+                    progress=monitor.progress,
+                    should_cancel=monitor.should_cancel,
+                )
+                save_run(result, self.store.artifacts_dir(record.id))
+                summary = {**result.summary, "seconds": result.timing.get("seconds")}
             self.store.finish(record.id, self.id, "done", summary=summary)
         except UserInputError as error:
             self.store.finish(
-                record.id, self.id, "failed", error=str(error), error_field=error.field
+                record.id, self.id, "failed", error=error.message, error_field=error.field
             )
         except RunCancelled:
             if monitor.user_cancelled:
                 self.store.finish(record.id, self.id, "cancelled")
             else:
                 self.store.requeue(record.id, self.id)
-        except Exception as error:  # the engine's bug must not take the worker down
+        except Exception as error:  # a bug in one run must not take the worker down
             self._log_crash(record.id, error)
         except BaseException:
             self.store.requeue(record.id, self.id)
@@ -139,15 +147,14 @@ class Worker:
 
 
 class _Monitor:
-    """Engine callbacks of one run: throttled progress writes and cancel checks."""
+    """The engine's callbacks for one run: throttled progress writes and cancel checks."""
 
     def __init__(
         self, store: RunStore, run_id: int, worker_id: str, stopping: threading.Event
     ) -> None:
         self.store, self.run_id, self.worker_id, self.stopping = store, run_id, worker_id, stopping
         self.user_cancelled = False
-        self._last_write = 0.0
-        self._last_poll = 0.0
+        self._last_write = self._last_poll = 0.0
         self._phase = ""
 
     def progress(self, phase: str, fraction: float, message: str) -> None:
@@ -173,29 +180,28 @@ def ensure_worker(store: RunStore, log_file: Path | None = None) -> int | None:
 
     Check and start happen in one write transaction, so two dashboard sessions never
     start two workers at once. The worker outlives the dashboard on purpose: queued
-    and running runs continue when the browser or the dashboard goes away.
+    and running runs go on when the browser or the dashboard goes away.
 
     Returns:
-        The new worker's pid, or ``None`` when one was already alive (or starting).
+        The new worker's pid, or ``None`` when one is already alive (or starting), or
+        when the last one died while starting less than a minute ago (see its log).
     """
     for process in list(_spawned):
-        if process.poll() is not None:  # reap exited workers so they are not zombies
+        if process.poll() is not None:  # reap exited workers so they do not linger as zombies
             _spawned.remove(process)
     store.recover()
-    if any(not worker_is_dead(worker, time.time()) for worker in store.workers()):
-        return None
-    log = log_file or store.root / "worker.log"
-    with store._write() as db:  # noqa: SLF001  (one transaction: check, then spawn)
-        rows = db.execute("SELECT * FROM workers WHERE state NOT IN ('stopped', 'dead')").fetchall()
-        from pruning_core.runs import WorkerRecord
-
-        if any(not worker_is_dead(WorkerRecord(**dict(row)), time.time()) for row in rows):
+    with store.transaction() as db:
+        rows = db.execute("SELECT * FROM workers").fetchall()
+        workers = [WorkerRecord.from_row(row) for row in rows]
+        if any(not worker_is_dead(worker, time.time()) for worker in workers):
             return None
-        with log.open("ab") as handle:
+        if any(w.state == "crashed" and time.time() - w.started < RESPAWN_AFTER_S for w in workers):
+            return None  # the last one died while starting: do not restart it in a loop
+        with (log_file or store.root / "worker.log").open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "pruning_core.cli", "worker", "--store", str(store.path)],
                 stdin=subprocess.DEVNULL,
-                stdout=handle,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -210,8 +216,19 @@ def ensure_worker(store: RunStore, log_file: Path | None = None) -> int | None:
     return process.pid
 
 
-def stop_workers(store: RunStore, timeout_s: float = 10.0) -> list[int]:
-    """SIGTERM every live worker of ``store`` on this host; returns the pids signalled."""
+def startup_failure(store: RunStore, lines: int = 3) -> str | None:
+    """The end of the worker log when the newest worker died while starting, else ``None``."""
+    workers = store.workers(include_gone=True)
+    newest = max(workers, key=lambda worker: worker.started, default=None)
+    if newest is None or newest.state != "crashed":
+        return None
+    log = store.root / "worker.log"
+    tail = log.read_text(errors="replace").strip().splitlines()[-lines:] if log.is_file() else []
+    return "\n".join(tail) or f"worker pid {newest.pid} exited while starting"
+
+
+def stop_workers(store: RunStore, timeout_s: float = 15.0) -> list[int]:
+    """SIGTERM the live workers of ``store`` on this host and wait for them; returns their pids."""
     pids = [w.pid for w in store.workers() if w.host == this_host() and w.pid != os.getpid()]
     for pid in pids:
         try:
@@ -219,11 +236,15 @@ def stop_workers(store: RunStore, timeout_s: float = 10.0) -> list[int]:
         except ProcessLookupError:
             continue
     deadline = time.time() + timeout_s
-    for process in list(_spawned):
-        if process.pid in pids:
-            try:
-                process.wait(max(deadline - time.time(), 0.1))
-            except subprocess.TimeoutExpired:
-                process.kill()
-            _spawned.remove(process)
+    for process in [p for p in _spawned if p.pid in pids]:  # our children: wait() reaps them
+        try:
+            process.wait(max(deadline - time.time(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        _spawned.remove(process)
+    while any(pid_alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    for pid in filter(pid_alive, pids):
+        os.kill(pid, signal.SIGKILL)
     return pids

@@ -1,0 +1,54 @@
+"""Dashboard entry point: ``streamlit run dashboard/app.py`` (binds 127.0.0.1).
+
+Optional: ``streamlit run dashboard/app.py -- --store path/to/runs.sqlite`` (or set
+``PRUNING_CORE_STORE``) to use another run store.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import services, widgets
+
+st.set_page_config(page_title="Pruning explorer", page_icon="✂️", layout="wide")
+widgets.keep_widget_state()
+
+navigation = st.navigation(
+    [
+        st.Page("app_pages/configure.py", title="Configure", icon=":material/tune:", default=True),
+        st.Page(
+            "app_pages/runs.py",
+            url_path="runs",
+            title="Runs",
+            icon=":material/format_list_bulleted:",
+        ),
+        st.Page(
+            "app_pages/compare.py",
+            url_path="compare",
+            title="Compare",
+            icon=":material/compare_arrows:",
+        ),
+        st.Page(
+            "app_pages/sweeps.py", url_path="sweeps", title="Sweeps", icon=":material/show_chart:"
+        ),
+        st.Page(
+            "app_pages/sensitivity.py",
+            url_path="sensitivity",
+            title="Sensitivity",
+            icon=":material/equalizer:",
+        ),
+        st.Page(
+            "app_pages/speedups.py",
+            url_path="speedups",
+            title="Speed & size",
+            icon=":material/speed:",
+        ),
+        st.Page(
+            "app_pages/export.py", url_path="export", title="Export", icon=":material/download:"
+        ),
+    ]
+)
+services.start_worker_if_needed()
+widgets.sidebar_status()
+widgets.exposure_warning()
+navigation.run()

@@ -1,0 +1,163 @@
+"""Configure: build a recipe, see what it does to every layer, queue a run or a sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard import recipe_form, services, widgets
+
+SECTION_OF = {
+    "model": "model",
+    "weights": "model",
+    "schedule": "schedule",
+    "finetune": "training",
+    "calibration": "training",
+    "precision": "training",
+    "seed": "training",
+}
+
+st.title("Configure a run")
+st.caption(
+    "Pick a model, a criterion and a sparsity format; problems show up here before anything runs."
+)
+
+slots: dict[str, Any] = {}
+top_left, top_right = st.columns([1, 2.4], gap="large")
+with top_left, st.container(border=True):
+    st.subheader("Model")
+    model, weights = recipe_form.model_section()
+    slots["model"] = st.container()
+with top_right, st.container(border=True):
+    facts = services.dense_accuracy(model, weights or None, services.file_stamp(weights))
+    cols = st.columns(4)
+    cols[0].metric("parameters", f"{facts['params']:,}")
+    cols[1].metric("dense size (fp32)", f"{facts['size_bytes'] / 1024:,.0f} KiB")
+    cols[2].metric("dense val accuracy", widgets.fmt_pct(facts["val_accuracy"]))
+    cols[3].metric("dense test accuracy", widgets.fmt_pct(facts["test_accuracy"]))
+    if facts["note"]:
+        st.caption(f":material/warning: {facts['note']}")
+    layer_slot = st.container()
+
+left, right = st.columns(2, gap="large")
+with left, st.container(border=True):
+    st.subheader("Pruning")
+    draft: dict[str, Any] = {
+        "model": model,
+        "weights": weights or None,
+        **recipe_form.pruning_section(model),
+    }
+    slots["pruning"] = st.container()
+with right, st.container(border=True):
+    st.subheader("Schedule")
+    draft["schedule"] = recipe_form.schedule_section()
+    slots["schedule"] = st.container()
+    st.subheader("Finetuning")
+    draft["finetune"] = recipe_form.finetune_section()
+    with st.expander("Calibration data (gradient, Taylor and activation criteria)"):
+        draft["calibration"] = recipe_form.calibration_section()
+    draft["precision"], draft["seed"] = recipe_form.output_section()
+    slots["training"] = st.container()
+
+recipe, issues, plan = services.check_recipe(draft)
+if weights == "":
+    issues.append(
+        services.Issue("weights", "no valid uploaded weights; upload a .safetensors file")
+    )
+for issue in issues:
+    with slots[SECTION_OF.get(issue.field.split(".")[0], "pruning")]:
+        widgets.show_issue(issue.field, issue.message)
+
+with layer_slot:
+    st.markdown("**Layers and what this recipe does to them**")
+    st.dataframe(
+        plan,
+        hide_index=True,
+        width="stretch",
+        column_order=["layer", "type", "shape", "params", "macs", "plan"],
+        column_config={
+            "params": st.column_config.NumberColumn(format="localized"),
+            "macs": st.column_config.NumberColumn("MACs / sample", format="localized"),
+            "plan": st.column_config.TextColumn("plan", width="large"),
+        },
+    )
+
+st.divider()
+if recipe is not None and not issues:
+    guess = services.estimate(recipe, plan)
+    st.markdown("**Estimate before running** (assumes every pruned layer reaches the target)")
+    cols = st.columns(4)
+    cols[0].metric("pruned layers", guess["pruned_layers"])
+    cols[1].metric(
+        "weights removed",
+        f"{guess['weights_removed']:,.0f}",
+        help=f"{guess['layer_sparsity']:.1%} of the prunable layers' weights",
+    )
+    cols[2].metric(
+        "theoretical speedup",
+        f"{guess['theoretical_speedup']:.2f}x",
+        help="MACs ratio of Linear/Conv layers; not a measured time",
+    )
+    cols[3].metric(
+        f"size at {recipe.precision} (dense storage)", f"{guess['size_bytes'] / 1024:,.0f} KiB"
+    )
+    with st.expander("Recipe YAML (what the run and the export will contain)"):
+        st.code(recipe.to_yaml(), language="yaml")
+else:
+    st.warning(f"Fix the {len(issues)} problem(s) above to queue this recipe.")
+
+run_col, sweep_col = st.columns([1, 2], gap="large")
+with run_col:
+    if st.button(
+        "Queue run",
+        type="primary",
+        key="queue_run",
+        disabled=bool(issues) or recipe is None,
+        width="stretch",
+    ):
+        run_id = services.queue_run(recipe)
+        services.start_worker_if_needed()
+        st.session_state["last_queued"] = [run_id]
+        st.rerun()  # redraw everything, sidebar counts included
+    if st.session_state.get("last_queued"):
+        queued = st.session_state["last_queued"]
+        what = (
+            f"#{queued[0]}"
+            if len(queued) == 1
+            else f"{len(queued)} runs, #{queued[0]} to #{queued[-1]}"
+        )
+        st.success(f"Queued {what}.")
+        st.page_link(
+            "app_pages/runs.py",
+            label="Follow progress on the Runs page",
+            icon=":material/arrow_forward:",
+        )
+
+with sweep_col, st.expander("Sweep: criteria x sparsities x seeds", expanded=False):
+    chosen, text, seeds_text = recipe_form.sweep_section(draft["structure"]["kind"] == "n:m")
+    try:
+        sparsities = [float(part) for part in text.split(",") if part.strip()]
+        seeds = [int(part) for part in seeds_text.split(",") if part.strip()]
+        recipes = (
+            services.sweep_recipes(recipe, chosen, sparsities, seeds) if recipe is not None else []
+        )
+    except ValueError as error:
+        field = getattr(error, "field", "sweep")
+        widgets.show_issue(
+            field, getattr(error, "message", "sparsities and seeds are comma-separated numbers")
+        )
+        recipes = []
+    sweep_issues = services.check_sweep(recipes) if recipes and not issues else []
+    for issue in sweep_issues:
+        widgets.show_issue(issue.field, issue.message)
+    label = f"Queue sweep ({len(recipes)} runs)"
+    if st.button(
+        label,
+        key="queue_sweep",
+        disabled=bool(issues or sweep_issues) or not recipes,
+        width="stretch",
+    ):
+        st.session_state["last_queued"] = services.queue_sweep(recipes)
+        services.start_worker_if_needed()
+        st.rerun()

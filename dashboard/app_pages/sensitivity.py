@@ -1,0 +1,149 @@
+"""Sensitivity: per-layer profiles, a live per-layer sparsity editor, runs with that allocation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import sensitivity_charts, sensitivity_sections, services, widgets
+from dashboard.services import sensitivity as profiles
+
+st.title("Sensitivity & per-layer sparsity")
+st.caption(
+    "Prune one layer at a time to see which layers tolerate sparsity and which cost the most, "
+    "then let one slider spread the sparsity over the layers."
+)
+
+jobs = profiles.profile_jobs()
+with st.expander("Compute a sensitivity profile", expanded=jobs.empty):
+    sensitivity_sections.profile_form()
+
+
+@st.fragment(run_every=1.0 if jobs["state"].isin(("queued", "running")).any() else None)
+def live_jobs() -> None:
+    """Running profiles refresh in place; a finished one redraws the page."""
+    now = profiles.profile_jobs()
+    active = tuple(sorted(now[now["state"].isin(("queued", "running"))]["id"]))
+    if st.session_state.get("sens_active", active) != active:
+        st.session_state["sens_active"] = active
+        st.rerun(scope="app")
+    st.session_state["sens_active"] = active
+    sensitivity_sections.job_list(now)
+
+
+live_jobs()
+profile_id = sensitivity_sections.pick_profile(jobs)
+profile = profiles.profile(profile_id) if profile_id is not None else None
+if profile is None:
+    st.info("No finished profile yet: compute one above (a few seconds for the digits models).")
+    st.stop()
+
+job, dense = profile["job"], profile["dense"]
+st.caption(
+    f"{profile['method_label']}. Grid {', '.join(f'{s:g}' for s in profile['grid'])}; "
+    f"dense validation accuracy {widgets.fmt_pct(dense.get('val_accuracy'))}; "
+    f"computed in {profile.get('seconds', 0):.1f} s"
+    + (" (from the cache)" if profile.get("from_cache") else "")  # fmt: skip
+)
+if profile["approximation"]:
+    st.warning("This profile is an approximation (Fisher estimate): it ranks layers, "
+               "but predicts loss only and underestimates high-sparsity damage.")  # fmt: skip
+
+controls, overrides_column = st.columns([1, 1], gap="large")
+with controls, st.container(border=True):
+    st.subheader("Budget")
+    budget = st.radio(
+        "budget", list(sensitivity_sections.BUDGETS), key="sens_budget", horizontal=True,
+        format_func=lambda kind: sensitivity_sections.BUDGETS[kind], label_visibility="collapsed",
+    )  # fmt: skip
+    target = st.slider(
+        "average sparsity" if budget == "sparsity" else "MACs removed",
+        0, 99, 90, step=1, format="%d%%", key="sens_target",
+        help="The allocator redistributes this over the layers at the least predicted loss",
+    ) / 100  # fmt: skip
+    high = st.number_input(
+        "highest sparsity of any layer", 0.0, 0.99, float(profile["grid"][-1]), step=0.01,
+        key=f"sens_high_{profile_id}", help="Default: the largest profiled sparsity",
+    )  # fmt: skip
+with overrides_column, st.container(border=True):
+    st.subheader("Per-layer overrides")
+    overrides = sensitivity_sections.overrides_editor(profile, int(profile_id or 0))
+
+try:
+    proposal = profiles.propose(profile, target, budget, overrides, high)
+except services.UserInputError as error:
+    widgets.show_issue(error.field, error.message)
+    st.stop()
+reference = profiles.uniform(profile, proposal["average_sparsity"])
+sensitivity_sections.estimate_metrics(proposal, reference, dense)
+
+layers = pd.DataFrame(proposal["layers"])
+st.plotly_chart(
+    sensitivity_charts.plan_chart(layers, proposal["average_sparsity"]), key="sens_plan"
+)
+metric = "accuracy_delta" if st.toggle(
+    "show accuracy instead of loss", key="sens_metric", disabled=profile["approximation"]
+) else "loss_delta"  # fmt: skip
+st.plotly_chart(
+    sensitivity_charts.curves_chart(
+        pd.DataFrame(profile["rows"]), proposal["sparsity"], metric, profile["approximation"]
+    ),
+    key="sens_curves",
+)
+
+with st.container(border=True):
+    st.subheader("Queue a run with this allocation")
+    left, middle, right = st.columns([1, 1, 2], vertical_alignment="bottom")
+    epochs = left.number_input("finetune epochs", 0, 1000, 2, key="sens_epochs")
+    seed = middle.number_input("seed", 0, 2**31 - 1, int(job["seed"]), key="sens_seed")
+    base = {key: job[key] for key in ("model", "weights", "criterion", "structure", "skip_layers",
+                                      "calibration")}  # fmt: skip
+    base |= {"finetune": {"epochs": int(epochs)}, "seed": int(seed)}
+    recipe: dict[str, Any] = profiles.allocated_recipe(
+        base, profile, target, budget, overrides, high
+    )
+    if right.button("Queue run", type="primary", key="sens_queue", width="stretch"):
+        prediction = {
+            "profile_id": profile_id, "target": target, "budget": budget,
+            "predicted_val_accuracy": proposal["predicted_val_accuracy"],
+            "predicted_loss_delta": proposal["predicted_loss_delta"],
+        }  # fmt: skip
+        try:
+            run_id = profiles.queue_editor_run(recipe, prediction)
+        except services.UserInputError as error:
+            widgets.show_issue(error.field, error.message)
+        else:
+            services.start_worker_if_needed()
+            st.session_state["sens_last_queued"] = run_id
+            st.rerun()
+    if st.session_state.get("sens_last_queued"):
+        st.success(f"Queued #{st.session_state['sens_last_queued']} with this allocation.")
+        st.page_link("app_pages/runs.py", label="Follow it on the Runs page",
+                     icon=":material/arrow_forward:")  # fmt: skip
+    with st.expander(
+        "Recipe YAML (explicit per-layer sparsities: reproducible without the profile)"
+    ):
+        try:
+            st.code(profiles.recipe_yaml(recipe), language="yaml")
+        except services.UserInputError as error:
+            widgets.show_issue(error.field, error.message)
+
+editor_runs = profiles.editor_runs()
+if not editor_runs.empty:
+    st.subheader("Predicted vs actual")
+    st.plotly_chart(sensitivity_charts.prediction_chart(editor_runs), key="sens_predictions")
+    st.dataframe(
+        editor_runs, hide_index=True, width="stretch",
+        column_config={
+            column: st.column_config.NumberColumn(format="percent")
+            for column in ("target", "predicted_val_after_prune", "actual_val_after_prune",
+                           "val_accuracy", "test_accuracy")
+        },
+    )  # fmt: skip
+    st.caption(
+        "Predicted: the single-layer measurements added up, for the model right after pruning. "
+        "Actual: the run's validation accuracy right after pruning (before finetuning), then "
+        "after finetuning; test accuracy is reported, never used for choices."
+    )

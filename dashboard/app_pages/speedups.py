@@ -1,0 +1,83 @@
+"""Speed and size: theoretical speedups beside measured ones, size by precision, Pareto view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, frames, services, widgets
+
+st.title("Speed and size")
+runs = services.runs_frame(("done",))
+if runs.empty:
+    st.info("No finished runs yet; queue some on the Configure page.")
+    st.stop()
+
+ids = widgets.runs_picker(
+    runs, "runs", key="speed_runs", default=[int(i) for i in runs["id"][:6]], max_runs=20
+)
+chosen = runs.set_index("id").loc[ids].reset_index() if ids else runs.head(0)
+
+st.subheader("Speedup")
+measured = services.measurements()
+here = measured[measured["device"] == services.this_device()]
+st.plotly_chart(
+    charts.speedup_chart(chosen[["run", "theoretical_speedup"]], title="Theoretical speedup"),
+    key="speed_chart",
+)
+st.caption(
+    "*Theoretical*: dense MACs divided by the MACs left after pruning (Linear/Conv). "
+    "Real kernels may or may not deliver it; nothing here was timed."
+)
+if here.empty:
+    st.info(
+        f"**No measurement yet on this device** ({services.this_device()}). Measured "
+        "speedups appear here, labelled with device and date, once benchmark results "
+        "for it exist under `benchmarks/results/`."
+    )
+if not measured.empty:
+    devices = ", ".join(sorted(set(measured["device"].astype(str))))
+    st.plotly_chart(
+        charts.measured_speedup_chart(measured, title="Measured speedup"), key="measured_chart"
+    )
+    st.caption(
+        f"*Measured*: timed on {devices} (dates on hover), median of repeated runs; "
+        "benchmark models, not your runs."
+    )
+if not measured.empty:
+    with st.expander(f"Measured rows ({len(measured)}, from `benchmarks/results/`)"):
+        st.dataframe(measured, hide_index=True, width="stretch")
+
+st.subheader("Size")
+sizes = frames.size_rows(chosen)
+precisions = list(dict.fromkeys(sizes["precision"]))
+if len(set(sizes["format"])) > 1 and precisions:  # many formats: one precision at a time
+    shown = st.radio("precision", precisions, horizontal=True, key="size_precision")
+    sizes = sizes[sizes["precision"] == shown]
+st.plotly_chart(charts.size_by_precision_chart(sizes), key="size_chart")
+if (sizes["format"] == "dense").all():
+    st.caption(
+        "Dense storage keeps the zeros, so unstructured sparsity alone does not shrink it; "
+        "channel pruning and lower precision do. These runs carry no per-format byte counts."
+    )
+else:
+    st.caption(
+        "Exact bytes per storage format (values + indices + metadata), as computed by the run."
+    )
+
+st.subheader("Pareto view")
+left, right = st.columns(2)
+model = left.selectbox("model", sorted(runs["model"].unique()), key="pareto_model")
+axis = right.radio(
+    "cost",
+    ["nonzero_params", "size_bytes"],
+    horizontal=True,
+    key="pareto_cost",
+    format_func={"nonzero_params": "nonzero parameters", "size_bytes": "size (dense storage)"}.get,
+)
+title = "nonzero parameters" if axis == "nonzero_params" else "model size (KiB, dense storage)"
+points = runs[runs["model"] == model]
+st.plotly_chart(charts.pareto_chart(points, x=axis, x_title=title), key="pareto_chart")
+st.caption(
+    "Each point is a finished run of the model; the dashed line joins the runs "
+    "no other run beats on both accuracy and cost. Latency joins this view once it is measured."
+)

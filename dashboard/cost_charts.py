@@ -1,0 +1,252 @@
+"""What pruning buys: size by precision, theoretical vs measured speedup, Pareto views.
+
+Pure ``DataFrame -> Figure`` builders (re-exported by :mod:`dashboard.charts`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.chart_style import (
+    INK,
+    PALETTE,
+    Trace,
+    build,
+    color_for,
+    empty,
+    hline,
+    layout,
+    percent_ticks,
+    rgba,
+)
+
+
+def size_by_precision_chart(sizes: pd.DataFrame) -> go.Figure:
+    """Model size by storage format (or by precision when every row is dense), one color per run.
+
+    Args:
+        sizes: rows with ``run, format, precision, size_bytes`` and ``kind`` (how the
+            number was obtained, shown on hover).
+    """
+    title = "Model size by format and precision"
+    if sizes.empty:
+        return empty(title, "no finished runs")
+    by_format = sizes["format"].nunique() > 1
+    axis = "format" if by_format else "precision"
+    if by_format and sizes["precision"].nunique() == 1:
+        title = f"Model size by format ({sizes['precision'].iloc[0]})"
+    traces: list[Trace] = []
+    for index, run in enumerate(dict.fromkeys(sizes["run"])):
+        rows = sizes[sizes["run"] == run]
+        traces.append(
+            {
+                "type": "bar",
+                "x": list(rows[axis]),
+                "y": list(rows["size_bytes"] / 1024),
+                "name": str(run),
+                "marker": {"color": PALETTE[index % len(PALETTE)]},
+                "customdata": list(
+                    zip(rows["format"], rows["precision"], rows["kind"], strict=True)
+                ),
+                "hovertemplate": "%{customdata[0]} %{customdata[1]}<br>%{y:,.1f} KiB"
+                "<br>%{customdata[2]}<extra>" + str(run) + "</extra>",
+            }
+        )
+    return build(
+        traces,
+        layout(
+            title,
+            380,
+            barmode="group",
+            bargap=0.25,
+            showlegend=True,
+            xaxis={"title": {"text": f"storage {axis}"}, "type": "category"},
+            yaxis={"title": {"text": "size (KiB)"}},
+        ),
+    )
+
+
+def speedup_chart(
+    theoretical: pd.DataFrame | None,
+    measured: pd.DataFrame | None = None,
+    title: str = "Speedup over the dense model",
+) -> go.Figure:
+    """Theoretical (MACs ratio) and measured speedups as separate, labelled series.
+
+    Args:
+        theoretical: rows with ``run`` and ``theoretical_speedup`` (or ``None``).
+        measured: rows with ``run``, ``speedup``, ``device`` and ``date`` (or ``None``).
+        title: chart title.
+    """
+    theoretical = theoretical if theoretical is not None else pd.DataFrame()
+    if theoretical.empty and (measured is None or measured.empty):
+        return empty(title, "no finished runs")
+    traces: list[Trace] = []
+    values = list(theoretical["theoretical_speedup"]) if not theoretical.empty else []
+    if values:
+        traces.append(
+            {
+                "type": "bar",
+                "x": list(theoretical["run"]),
+                "y": values,
+                "name": "theoretical (dense / effective MACs)",
+                "marker": {
+                    "color": rgba(PALETTE[0], 0.35),
+                    "line": {"color": PALETTE[0], "width": 1.5},
+                },
+                "text": [f"{value:.2f}x" for value in values],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": "%{x}<br>theoretical %{y:.2f}x (MACs ratio, not timed)"
+                "<extra></extra>",
+            }
+        )
+    if measured is not None and not measured.empty:
+        traces.append(
+            {
+                "type": "bar",
+                "x": list(measured["run"]),
+                "y": list(measured["speedup"]),
+                "name": "measured (timed)",
+                "marker": {"color": PALETTE[1]},
+                "customdata": list(zip(measured["device"], measured["date"], strict=True)),
+                "hovertemplate": "%{x}<br>measured %{y:.2f}x<br>on %{customdata[0]}"
+                "<br>%{customdata[1]}<extra></extra>",
+            }
+        )
+    frame = layout(
+        title,
+        380,
+        barmode="group",
+        bargap=0.45,
+        showlegend=True,
+        xaxis={"title": {"text": "run"}, "type": "category"},
+        yaxis={"title": {"text": "speedup (x)"}, "rangemode": "tozero"},
+    )
+    hline(frame, 1.0, "dense = 1x", dash="dot")
+    return build(traces, frame)
+
+
+def measured_speedup_chart(measured: pd.DataFrame, title: str = "Measured speedup") -> go.Figure:
+    """Timed speedups as horizontal bars (long benchmark labels stay readable).
+
+    Args:
+        measured: rows with ``run`` (label), ``speedup``, ``device``, ``date`` and
+            optionally ``median_ms`` and ``batch``.
+        title: chart title.
+    """
+    if measured.empty:
+        return empty(title, "no measurements")
+    rows = measured.iloc[::-1]  # first row on top
+    custom = list(
+        zip(rows["device"], rows["date"], rows.get("median_ms", [None] * len(rows)), strict=True)
+    )
+    frame = layout(
+        title,
+        max(260, 34 * len(rows) + 110),
+        showlegend=False,
+        xaxis={
+            "title": {"text": "speedup over the dense baseline (x), timed"},
+            "rangemode": "tozero",
+        },
+        yaxis={"type": "category", "automargin": True},
+    )
+    frame["shapes"].append(
+        {
+            "type": "line",
+            "yref": "paper",
+            "y0": 0,
+            "y1": 1,
+            "x0": 1,
+            "x1": 1,
+            "line": {"dash": "dot", "color": INK, "width": 1.5},
+        }
+    )
+    return build(
+        [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": list(rows["speedup"]),
+                "y": list(rows["run"]),
+                "name": "measured (timed)",
+                "marker": {"color": PALETTE[1]},
+                "customdata": custom,
+                "text": [f"{value:.2f}x" for value in rows["speedup"]],
+                "textposition": "auto",
+                "hovertemplate": "%{y}<br>measured %{x:.2f}x (median %{customdata[2]:.2f} ms)"
+                "<br>on %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+            }
+        ],
+        frame,
+    )
+
+
+def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Rows no other row beats (smaller-or-equal ``x`` and larger ``y``), sorted by ``x``."""
+    ordered = points.dropna(subset=[x, y]).sort_values([x, y], ascending=[True, False])
+    best, keep = float("-inf"), []
+    for index, value in zip(ordered.index, ordered[y], strict=True):
+        if value > best:
+            keep.append(index)
+            best = value
+    return ordered.loc[keep]
+
+
+def pareto_chart(
+    runs: pd.DataFrame,
+    x: str = "size_bytes",
+    y: str = "test_accuracy",
+    x_title: str = "model size (KiB, dense storage)",
+) -> go.Figure:
+    """Accuracy against size (or latency) per run, colored by criterion, with the Pareto front.
+
+    Args:
+        runs: one row per run with ``run, criterion``, ``x`` and ``y``.
+        x: cost column (smaller is better); ``*_bytes`` columns are shown in KiB.
+        y: accuracy column (larger is better).
+        x_title: axis title.
+    """
+    title = f"Pareto view: {y.replace('_', ' ')} vs {x_title.split(' (')[0]}"
+    points = runs.dropna(subset=[x, y]) if not runs.empty else runs
+    if points.empty:
+        return empty(title, "no finished runs with accuracy")
+    scale = 1024 if x.endswith("_bytes") else 1
+    names = list(dict.fromkeys(points["criterion"]))
+    traces: list[Trace] = []
+    for name in names:
+        rows = points[points["criterion"] == name]
+        traces.append(
+            {
+                "type": "scatter",
+                "x": list(rows[x] / scale),
+                "y": list(rows[y]),
+                "mode": "markers",
+                "name": name,
+                "text": list(rows["run"]),
+                "marker": {"color": color_for(name, names), "size": 10, "opacity": 0.85},
+                "hovertemplate": "%{text}<br>%{x:,.1f}<br>%{y:.2%}<extra>" + name + "</extra>",
+            }
+        )
+    front = pareto_front(points, x, y)
+    traces.append(
+        {
+            "type": "scatter",
+            "x": list(front[x] / scale),
+            "y": list(front[y]),
+            "mode": "lines",
+            "name": "Pareto front",
+            "hoverinfo": "skip",
+            "line": {"color": INK, "dash": "dash", "shape": "hv"},
+        }
+    )
+    return build(
+        traces,
+        layout(
+            title,
+            420,
+            xaxis={"title": {"text": x_title}, "rangemode": "tozero", "tickformat": ",.0f"},
+            yaxis={"tickformat": percent_ticks(points[y]), "title": {"text": y.replace("_", " ")}},
+        ),
+    )

@@ -1,0 +1,143 @@
+"""Sensitivity profiles and editor runs for the Sensitivity page (the page's door to the engine).
+
+Profiles are computed by the worker as queued jobs (``job: sensitivity`` in the run
+store); the editor's allocation is pure arithmetic on a finished profile, so it runs
+live in the page. Runs queued from the editor carry a ``prediction.json`` next to their
+artifacts, so the page can show predicted against actual accuracy afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.services.store import store
+from pruning_core.sensitivity_plan import allocated_recipe, propose, uniform
+
+EDITOR_LABEL = "sensitivity editor"
+PREDICTION_FILE = "prediction.json"
+__all__ = ["allocated_recipe", "propose", "uniform"]
+
+
+def queue_profile(job: dict[str, Any]) -> int:
+    """Validate a profile job and queue it.
+
+    Raises:
+        UserInputError: a field of the job is invalid (named in the error).
+    """
+    from pruning_core.sensitivity import parse_job
+
+    parsed = parse_job(job)
+    return store().enqueue(parsed.model_dump(mode="json"), label="sensitivity")
+
+
+def profile_jobs() -> pd.DataFrame:
+    """Every profile job, newest first (cached until the queue changes)."""
+    return _profile_jobs(str(store().path), store().fingerprint())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _profile_jobs(path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
+    rows = []
+    for record in store().list_runs():
+        job = record.recipe
+        if job.get("job") != "sensitivity":
+            continue
+        structure = job.get("structure") or {}
+        kind = structure.get("kind", "unstructured")
+        label = f"{structure.get('n')}:{structure.get('m')}" if kind == "n:m" else kind
+        rows.append(
+            {
+                "id": record.id,
+                "label": f"#{record.id} {job.get('model')} · {job.get('criterion')} · {label}"
+                f" · {job.get('method')}",
+                "state": record.state,
+                "model": job.get("model"),
+                "method": job.get("method"),
+                "progress": record.progress,
+                "phase": record.phase,
+                "message": record.message,
+                "error": record.error,
+                "error_field": record.error_field,
+                "cancel_requested": record.cancel_requested,
+                "job": job,
+            }
+        )
+    columns = ["id", "label", "state", "model", "method", "progress", "phase", "message"]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=[*columns, "job"])
+
+
+def profile(run_id: int) -> dict[str, Any] | None:
+    """The profile document of a finished job, or ``None`` when its file is missing."""
+    path = store().artifacts_dir(run_id) / "sensitivity.json"
+    return _profile(str(path), path.stat().st_mtime) if path.is_file() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _profile(path: str, stamp: float) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def queue_editor_run(recipe: dict[str, Any], prediction: dict[str, Any]) -> int:
+    """Queue the editor's recipe and keep its prediction beside the run's artifacts.
+
+    Raises:
+        UserInputError: the recipe is invalid (field named).
+    """
+    from pruning_core.recipe import parse_recipe
+
+    parsed = parse_recipe(recipe)
+    run_id = store().enqueue(parsed, label=EDITOR_LABEL)
+    folder = store().artifacts_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PREDICTION_FILE).write_text(json.dumps(prediction), encoding="utf-8")
+    return run_id
+
+
+def editor_runs() -> pd.DataFrame:
+    """Runs queued from the editor: their prediction and, when done, the actual accuracies."""
+    from dashboard.services.store import results
+
+    rows = []
+    for record in store().list_runs():
+        if record.label != EDITOR_LABEL:
+            continue
+        path = store().artifacts_dir(record.id) / PREDICTION_FILE
+        prediction = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        document = results(record.id) if record.state == "done" else None
+        summary = (document or {}).get("summary", {})
+        pruned = [row for row in (document or {}).get("curves", []) if row["kind"] == "prune"]
+        rows.append(
+            {
+                "id": record.id,
+                "state": record.state,
+                "profile": prediction.get("profile_id"),
+                "target": prediction.get("target"),
+                "budget": prediction.get("budget"),
+                "predicted_val_after_prune": prediction.get("predicted_val_accuracy"),
+                "actual_val_after_prune": pruned[-1]["val_accuracy"] if pruned else None,
+                "predicted_loss_delta": prediction.get("predicted_loss_delta"),
+                "val_accuracy": summary.get("val_accuracy"),
+                "test_accuracy": summary.get("test_accuracy"),
+                "epochs": (record.recipe.get("finetune") or {}).get("epochs"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def profile_models() -> list[str]:
+    """Registered models with data (a profile evaluates on the validation split)."""
+    from pruning_core.models import MODELS
+
+    return [name for name in MODELS.names() if MODELS.get(name).data is not None]
+
+
+def recipe_yaml(recipe: dict[str, Any]) -> str:
+    """The validated recipe as YAML (raises ``UserInputError`` naming the field)."""
+    from pruning_core.recipe import parse_recipe
+
+    return parse_recipe(recipe).to_yaml()

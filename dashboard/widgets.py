@@ -1,0 +1,130 @@
+"""Reusable pieces of the pages: sidebar status, run pickers, progress rows, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import services
+
+FORM_PREFIX = "cfg_"
+
+
+def keep_widget_state() -> None:
+    """Keep the Configure form's values when the user visits another page and returns.
+
+    Streamlit forgets a widget's value when the widget is not drawn in a run;
+    writing the value back under its key makes it ordinary session state.
+    """
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and key.startswith(FORM_PREFIX):
+            st.session_state[key] = st.session_state[key]
+
+
+def sidebar_status() -> None:
+    """Queue counts, worker state and where the store lives."""
+    counts = services.store().counts()
+    with st.sidebar:
+        st.caption("Run queue")
+        st.markdown(
+            f":material/schedule: **{counts['queued']}** queued · "
+            f":material/play_circle: **{counts['running']}** running  \n"
+            f"{counts['done']} done · {counts['failed']} failed · {counts['cancelled']} cancelled"
+        )
+        workers = services.worker_lines()
+        if workers:
+            st.caption("Worker: " + "; ".join(workers))
+        elif problem := services.worker_problem():
+            st.error(
+                f"**worker**: the worker process exited while starting:\n\n```\n{problem}\n```"
+            )
+        elif counts["queued"]:
+            st.warning(
+                "Runs are queued but no worker is running. Start one with `pruning-core worker`."
+            )
+        else:
+            st.caption("Worker: none running (one starts when you queue a run)")
+        st.caption(f"Store: `{services.store().path}`")
+
+
+def exposure_warning() -> None:
+    """Say so when the server listens on more than this machine's loopback address."""
+    address = st.get_option("server.address")
+    if st.runtime.exists() and address not in ("127.0.0.1", "localhost", "::1"):
+        st.sidebar.warning(
+            f"Listening on {address or 'every network interface'}: other machines can reach this "
+            "dashboard. Start it from the repository root (`.streamlit/config.toml`) or with "
+            "`--server.address 127.0.0.1`."
+        )
+
+
+def show_issue(field: str, message: str) -> None:
+    """A user error, naming the field (never a traceback)."""
+    st.error(f"**{field}**: {message}", icon=":material/error:")
+
+
+def run_picker(
+    runs: pd.DataFrame, label: str, key: str, default_id: int | None = None, help: str | None = None
+) -> int | None:
+    """Select one run by its label; returns the run id."""
+    if runs.empty:
+        return None
+    ids = [int(run_id) for run_id in runs["id"]]
+    labels = dict(zip(ids, runs["run"], strict=True))
+    if key in st.session_state and st.session_state[key] not in ids:
+        del st.session_state[key]
+    index = ids.index(default_id) if default_id in ids else 0
+    return st.selectbox(
+        label, ids, index=index, key=key, format_func=lambda run_id: labels[run_id], help=help
+    )
+
+
+def runs_picker(
+    runs: pd.DataFrame, label: str, key: str, default: Iterable[int], max_runs: int
+) -> list[int]:
+    """Select several runs by label (at most ``max_runs``); returns their ids."""
+    ids = [int(run_id) for run_id in runs["id"]]
+    labels = dict(zip(ids, runs["run"], strict=True))
+    if key in st.session_state:
+        st.session_state[key] = [run_id for run_id in st.session_state[key] if run_id in ids]
+        return st.multiselect(
+            label, ids, key=key, format_func=lambda r: labels[r], max_selections=max_runs
+        )
+    return st.multiselect(
+        label,
+        ids,
+        default=[run_id for run_id in default if run_id in ids],
+        key=key,
+        format_func=lambda r: labels[r],
+        max_selections=max_runs,
+    )
+
+
+def progress_row(run: pd.Series) -> None:
+    """One queued or running run: label, progress bar with phase, cancel button."""
+    left, right = st.columns([6, 1], vertical_alignment="center")
+    with left:
+        if run["state"] == "running":
+            text = f"**{run['run']}** · {run['model']} · {run['phase']} {run['progress']:.0%}"
+            if run["message"]:
+                text += f" · {run['message']}"
+            st.progress(float(run["progress"]), text=text)
+        else:
+            st.markdown(f":material/schedule: **{run['run']}** · {run['model']} · queued")
+    with right:
+        disabled = bool(run["cancel_requested"])
+        if st.button(
+            "Cancelling..." if disabled else "Cancel",
+            key=f"cancel_{run['id']}",
+            disabled=disabled,
+            width="stretch",
+        ):
+            services.cancel(int(run["id"]))
+            st.rerun()
+
+
+def fmt_pct(value: object) -> str:
+    """``0.923`` -> ``92.3%``; missing -> ``n/a``."""
+    return f"{value:.1%}" if isinstance(value, int | float) and pd.notna(value) else "n/a"
