@@ -82,8 +82,7 @@ def curves_chart(
         yaxis={"title": {"text": METRIC_TITLES[metric]}, "zeroline": True},
         hovermode="closest",
     )
-    frame["legend"] = {"orientation": "v", "x": 1.02, "y": 1.0, "xanchor": "left"}
-    frame["margin"] = {"l": 10, "r": 10, "t": 48, "b": 10}
+    frame["margin"] = {"l": 10, "r": 10, "t": 76, "b": 10}
     return build(traces, frame)
 
 
@@ -99,25 +98,29 @@ def plan_chart(layers: pd.DataFrame, target: float | None = None) -> go.Figure:
     if layers.empty:
         return empty(title, "no layers")
     names = list(layers["layer"])
-    dense = [not bool(p) for p in layers["profiled"]]
-    texts = [
-        "kept dense" if d else f"{s:.0%}" for d, s in zip(dense, layers["sparsity"], strict=True)
-    ]
-    traces: list[Trace] = [
-        {
-            "type": "bar",
-            "x": names,
-            "y": list(layers["sparsity"]),
-            "name": "proposed sparsity",
-            "marker": {"color": [BASELINE_COLOR if d else PALETTE[0] for d in dense]},
-            "text": texts,
-            "textposition": "outside",
-            "cliponaxis": False,
-            "hovertemplate": "<b>%{x}</b><br>sparsity %{y:.1%}<extra></extra>",
-            "xaxis": "x",
-            "yaxis": "y",
-        }
-    ]  # fmt: skip
+    profiled = [bool(p) for p in layers["profiled"]]
+    traces: list[Trace] = []
+    for kept, label, color in ((False, "proposed sparsity", PALETTE[0]),
+                               (True, "kept dense (not profiled)", BASELINE_COLOR)):  # fmt: skip
+        rows = [(n, s) for n, s, p in zip(names, layers["sparsity"], profiled, strict=True)
+                if p != kept]  # fmt: skip
+        if not rows:
+            continue
+        traces.append(
+            {
+                "type": "bar",
+                "x": [n for n, _ in rows],
+                "y": [float(s) for _, s in rows],
+                "name": label,
+                "marker": {"color": color},
+                "text": ["dense" if kept else f"{s:.0%}" for _, s in rows],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": "<b>%{x}</b><br>sparsity %{y:.1%}<extra></extra>",
+                "xaxis": "x",
+                "yaxis": "y",
+            }
+        )
     shares = [("params_share", "share of weights", PALETTE[2]),
               ("macs_share", "share of MACs (theoretical)", PALETTE[1]),
               ("latency_share", "share of CPU latency (measured)", PALETTE[3])]  # fmt: skip
@@ -140,10 +143,11 @@ def plan_chart(layers: pd.DataFrame, target: float | None = None) -> go.Figure:
         title,
         560,
         barmode="group",
-        xaxis={"anchor": "y", "showticklabels": False, "matches": "x2"},
+        xaxis={"anchor": "y", "showticklabels": False, "matches": "x2",
+               "categoryorder": "array", "categoryarray": names},
         yaxis={"domain": [0.52, 1.0], "range": [0, 1.12], "tickformat": ".0%",
                "title": {"text": "sparsity"}},
-        xaxis2={"anchor": "y2"},
+        xaxis2={"anchor": "y2", "categoryorder": "array", "categoryarray": names},
         yaxis2={"domain": [0.0, 0.42], "tickformat": ".0%", "title": {"text": "share"}},
     )  # fmt: skip
     if target is not None:

@@ -3,6 +3,8 @@
 * ``uniform``: every layer drops the target fraction of its groups.
 * ``global``: one ranking of all groups of all layers; the lowest-scored groups are
   dropped until the target share of weights is gone.
+* explicit per-layer targets (a recipe's ``layer_sparsity``, written by the ``sensitivity``
+  and ``owl`` allocations, see :mod:`pruning_core.sensitivity_targets`).
 * ``erk``: Erdős–Rényi-Kernel densities (Evci et al., 2020, "Rigging the Lottery"):
   density proportional to ``sum(shape) / prod(shape)``, scaled to meet the target,
   layers that would exceed density 1 kept dense.
@@ -29,6 +31,13 @@ class Allocation:
 def uniform(groupings: dict[str, Grouping], sparsity: float) -> Allocation:
     """Each layer drops ``round(sparsity * groups)`` groups."""
     return Allocation({name: round(sparsity * g.count) for name, g in groupings.items()})
+
+
+def explicit(groupings: dict[str, Grouping], targets: dict[str, float]) -> Allocation:
+    """Each layer drops ``round(targets[name] * groups)`` groups (unlisted layers none)."""
+    return Allocation(
+        {name: round(targets.get(name, 0.0) * g.count) for name, g in groupings.items()}
+    )
 
 
 def erk_densities(shapes: dict[str, tuple[int, ...]], sparsity: float) -> dict[str, float]:

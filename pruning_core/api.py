@@ -40,6 +40,11 @@ from pruning_core.schedules import (
     gradual_steps,
     iterative_targets,
 )
+from pruning_core.sensitivity_targets import (
+    relative_channel_targets,
+    resolve_layer_sparsity,
+    step_targets,
+)
 from pruning_core.sequential import layer_targets, sequential_prune, uses_sequential
 from pruning_core.structures import incompatibility
 from sample_models.data import Split
@@ -138,6 +143,7 @@ class _Run:
         self.example = torch.zeros((2, *self.spec.input_shape))
         self.original = original_layer_facts(self.model, self.layers, self.spec.input_shape)
         self.channel_done = 0.0  # channel runs: share of channels already removed
+        self.channel_done_layers: dict[str, float] = {}  # the same per layer (layer_sparsity)
         self.curves: list[dict[str, Any]] = []
         self._progress = progress
         self._should_cancel = should_cancel
@@ -204,9 +210,13 @@ class _Run:
             }
         elif uses_sequential(self.criterion, structure):
             allocation = "uniform" if structure.kind == "n:m" else self.recipe.allocation
-            targets = layer_targets(
+            explicit = step_targets(self.recipe, self.active, sparsity)
+            targets = explicit or layer_targets(
                 self.model, self.active, batches, self.criterion, allocation, sparsity
             )
+            pruned_layers = [
+                layer for layer in self.active if not explicit or targets[layer.name] > 0
+            ]
 
             def on_block(index: int, total: int, name: str) -> None:
                 self.report("prune", index / total, f"calibrating and pruning {name}")
@@ -214,7 +224,7 @@ class _Run:
             self.notes.update(
                 sequential_prune(
                     self.model,
-                    self.active,
+                    pruned_layers,
                     batches,
                     self.criterion,
                     structure,
@@ -238,10 +248,15 @@ class _Run:
         for stats_entry in stats.values():
             stats_entry.generator = self.generator
         step_target = sparsity
+        explicit = step_targets(self.recipe, self.active, sparsity)
         if self.recipe.structure.kind == "channel":  # channels shrink: target relative to now
             step_target = 1.0 - (1.0 - sparsity) / (1.0 - self.channel_done)
             self.channel_done = sparsity
-        plan = StepPlan(self.criterion, self.recipe.structure, self.recipe.allocation, step_target)
+            if explicit is not None:
+                explicit = relative_channel_targets(explicit, self.channel_done_layers)
+        plan = StepPlan(
+            self.criterion, self.recipe.structure, self.recipe.allocation, step_target, explicit
+        )
         self.notes.update(prune_step(self.model, self.active, stats, plan, self.example))
         if self.recipe.structure.kind == "channel":
             return {}  # shapes changed: no reconstruction error
@@ -318,6 +333,11 @@ def prune(
     run.report("load", 0.0, f"loaded {run.spec.name}")
     skipped = resolve_skip(run.layers, recipe.skip_layers)
     run.recipe = recipe = recipe.with_updates(skip_layers=skipped)
+    if recipe.layer_sparsity is None and recipe.allocation in ("sensitivity", "owl"):
+        run.report("allocate", 0.0, f"{recipe.allocation}: per-layer sparsities")
+    run.recipe = recipe = resolve_layer_sparsity(
+        recipe, run.model, run.active, run.calibration_batches(), run.split("val")
+    )
     params_original = count_params(run.model)
     dense_val = run.val_metrics()
     test = run.split("test")

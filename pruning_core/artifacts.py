@@ -38,6 +38,7 @@ def results_document(result: RunResult) -> dict[str, Any]:
             "curves": result.curves,
             "environment": result.environment,
             "timing": result.timing,
+            "sizes": result.sizes,
             "recipe": result.recipe.model_dump(mode="json"),
         }
     )

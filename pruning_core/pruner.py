@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pruning_core.allocation import allocate
+from pruning_core.allocation import allocate, explicit
 from pruning_core.channels import remove_output_channels
 from pruning_core.criteria import Criterion, LayerStats
 from pruning_core.layers import PrunableLayer, as_2d
@@ -27,6 +27,7 @@ class StepPlan:
     structure: Structure
     allocation: str
     sparsity: float  # target of this step, over the active layers
+    layer_sparsity: dict[str, float] | None = None  # explicit per-layer targets win
 
 
 def layer_scores(
@@ -52,16 +53,22 @@ def compute_masks(
         for layer in layers
     }
     shapes_2d = {layer.name: layer.shape_2d for layer in layers}
-    if plan.structure.kind == "n:m":
+    if plan.structure.kind == "n:m":  # explicit targets switch layers on (> 0) or off
         return {
             name: structured_mask(plan.structure, scores[name], shapes_2d[name], 0)
+            if plan.layer_sparsity is None or plan.layer_sparsity.get(name, 0.0) > 0
+            else torch.ones(shapes_2d[name], dtype=torch.bool)
             for name in scores
         }
     groupings: dict[str, Grouping] = {
         name: grouping(plan.structure, scores[name], shapes_2d[name]) for name in scores
     }
     full_shapes = {layer.name: tuple(layer.weight.shape) for layer in layers}
-    allocation = allocate(plan.allocation, groupings, full_shapes, plan.sparsity)
+    allocation = (
+        explicit(groupings, plan.layer_sparsity)
+        if plan.layer_sparsity is not None
+        else allocate(plan.allocation, groupings, full_shapes, plan.sparsity)
+    )
     masks = {}
     for name in scores:
         drop = allocation.groups_to_drop[name]

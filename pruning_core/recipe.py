@@ -23,7 +23,9 @@ from pydantic import (
 from pruning_core.errors import UserInputError
 
 StructureKind = Literal["unstructured", "n:m", "block", "channel", "head"]
-AllocationKind = Literal["uniform", "global", "erk"]
+AllocationKind = Literal["uniform", "global", "erk"]  # decided from one step's scores
+# ``sensitivity`` and ``owl`` are resolved once into explicit ``layer_sparsity`` by the run
+AllocationName = Literal["uniform", "global", "erk", "sensitivity", "owl"]
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
 
 
@@ -152,6 +154,17 @@ Compression = Annotated[
 ]
 
 
+class Owl(_Frozen):
+    """Outlier-weighed layerwise sparsity (Yin et al., 2023) for ``allocation: owl``."""
+
+    threshold: float = Field(
+        5.0, gt=0.0, description="M: a score |W|*||X|| above M x its layer's mean is an outlier"
+    )
+    lam: float = Field(
+        0.08, ge=0.0, lt=0.5, description="lambda: layer sparsities span target ± lambda"
+    )
+
+
 class Recipe(_Frozen):
     """One complete, reproducible pruning run."""
 
@@ -162,7 +175,12 @@ class Recipe(_Frozen):
     criterion: str = "magnitude"
     structure: Structure = Structure()
     sparsity: float = Field(0.5, ge=0.0, lt=1.0, description="target sparsity of the pruned layers")
-    allocation: AllocationKind = "uniform"
+    allocation: AllocationName = "uniform"
+    layer_sparsity: dict[str, float] | None = Field(
+        None,
+        description="explicit sparsity per pruned layer; overrides allocation (unlisted: dense)",
+    )
+    owl: Owl = Owl()
     skip_layers: list[str] | None = Field(
         None, description="layer names or globs left dense (null: first and last layer)"
     )
@@ -217,6 +235,16 @@ class Recipe(_Frozen):
                 "module; allowed: uniform"
             )
         return allocation
+
+    @field_validator("layer_sparsity")
+    @classmethod
+    def _layer_sparsity_fits(
+        cls, targets: dict[str, float] | None, info: ValidationInfo
+    ) -> dict[str, float] | None:
+        from pruning_core.sensitivity_targets import check_layer_sparsity
+
+        structure = info.data.get("structure")
+        return check_layer_sparsity(targets, structure) if structure is not None else targets
 
     @model_validator(mode="after")
     def _nm_fixes_sparsity(self) -> Recipe:

@@ -10,6 +10,16 @@ import streamlit as st
 from dashboard import sensitivity_charts, sensitivity_sections, services, widgets
 from dashboard.services import sensitivity as profiles
 
+TABLE_COLUMNS = ["layer", "type", "params", "macs", "macs_share", "latency_ms", "latency_share",
+                 "sparsity", "loss_delta", "accuracy_delta", "note"]  # fmt: skip
+PREDICTION_COLUMNS = {
+    "target": "target",
+    "predicted_val_after_prune": "predicted val acc after pruning",
+    "actual_val_after_prune": "actual val acc after pruning",
+    "val_accuracy": "val acc after finetuning",
+    "test_accuracy": "test acc after finetuning",
+}
+
 st.title("Sensitivity & per-layer sparsity")
 st.caption(
     "Prune one layer at a time to see which layers tolerate sparsity and which cost the most, "
@@ -21,16 +31,15 @@ with st.expander("Compute a sensitivity profile", expanded=jobs.empty):
     sensitivity_sections.profile_form()
 
 
-@st.fragment(run_every=1.0 if jobs["state"].isin(("queued", "running")).any() else None)
+@st.fragment(run_every=1.0 if profiles.active_ids() else None)
 def live_jobs() -> None:
-    """Running profiles refresh in place; a finished one redraws the page."""
-    now = profiles.profile_jobs()
-    active = tuple(sorted(now[now["state"].isin(("queued", "running"))]["id"]))
+    """Running profiles refresh in place; when a profile or editor run ends, the page redraws."""
+    active = profiles.active_ids()
     if st.session_state.get("sens_active", active) != active:
         st.session_state["sens_active"] = active
         st.rerun(scope="app")
     st.session_state["sens_active"] = active
-    sensitivity_sections.job_list(now)
+    sensitivity_sections.job_list(profiles.profile_jobs())
 
 
 live_jobs()
@@ -78,6 +87,15 @@ except services.UserInputError as error:
     st.stop()
 reference = profiles.uniform(profile, proposal["average_sparsity"])
 sensitivity_sections.estimate_metrics(proposal, reference, dense)
+st.caption(
+    "Predicted accuracy adds up the single-layer measurements for the model right after "
+    "pruning, before finetuning; finetuning recovers much of it (see Predicted vs actual)."
+    + (
+        " Some layers lie beyond the profiled grid: extrapolated."
+        if proposal["extrapolated"]
+        else ""
+    )
+)
 
 layers = pd.DataFrame(proposal["layers"])
 st.plotly_chart(
@@ -92,6 +110,24 @@ st.plotly_chart(
     ),
     key="sens_curves",
 )
+with st.expander("Per-layer table (performance profile and estimates)"):
+    st.dataframe(
+        layers, hide_index=True, width="stretch",
+        column_order=[c for c in TABLE_COLUMNS if c in layers],
+        column_config={column: st.column_config.NumberColumn(format="percent")
+                       for column in ("macs_share", "latency_share", "sparsity",
+                                      "accuracy_delta")},
+    )  # fmt: skip
+    latency = profile.get("latency") or {}
+    if latency:
+        st.caption(
+            f"CPU latency measured by the profile job on {latency.get('device', '?')}, batch "
+            f"{latency.get('batch')}, median of {latency.get('repetitions')} interleaved runs, "
+            f"{latency.get('threads')} thread(s), {latency.get('date', '')}."
+        )
+    if profile.get("latency_files"):
+        st.markdown("**Also measured** (benchmark result files, dense layers):")
+        st.dataframe(pd.DataFrame(profile["latency_files"]), hide_index=True, width="stretch")
 
 with st.container(border=True):
     st.subheader("Queue a run with this allocation")
@@ -137,10 +173,10 @@ if not editor_runs.empty:
     st.dataframe(
         editor_runs, hide_index=True, width="stretch",
         column_config={
-            column: st.column_config.NumberColumn(format="percent")
-            for column in ("target", "predicted_val_after_prune", "actual_val_after_prune",
-                           "val_accuracy", "test_accuracy")
-        },
+            column: st.column_config.NumberColumn(label, format="percent")
+            for column, label in PREDICTION_COLUMNS.items()
+        } | {"predicted_loss_delta": st.column_config.NumberColumn("predicted loss +",
+                                                                   format="%.3f")},
     )  # fmt: skip
     st.caption(
         "Predicted: the single-layer measurements added up, for the model right after pruning. "

@@ -93,6 +93,16 @@ def _fit_issues(recipe: Any) -> list[Issue]:
         issues.append(
             Issue("criterion", f"'{recipe.criterion}' needs calibration data; {spec.name} has none")
         )
+    if spec.data is None and recipe.allocation in ("sensitivity", "owl") and not (
+        recipe.layer_sparsity
+    ):
+        issues.append(
+            Issue(
+                "allocation",
+                f"'{recipe.allocation}' measures the model on data; {spec.name} has none; "
+                "allowed: uniform, global, erk",
+            )
+        )
     if spec.data is None and recipe.finetune.epochs:
         issues.append(Issue("finetune.epochs", f"{spec.name} has no data to finetune on; set 0"))
     if recipe.schedule.kind == "gradual" and spec.data is not None:

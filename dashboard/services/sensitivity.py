@@ -98,8 +98,19 @@ def queue_editor_run(recipe: dict[str, Any], prediction: dict[str, Any]) -> int:
     return run_id
 
 
+def active_ids() -> tuple[int, ...]:
+    """Ids of queued or running profile jobs and editor runs (the page watches them)."""
+    records = store().list_runs(("queued", "running"))
+    return tuple(sorted(r.id for r in records if r.recipe.get("job") or r.label == EDITOR_LABEL))
+
+
 def editor_runs() -> pd.DataFrame:
     """Runs queued from the editor: their prediction and, when done, the actual accuracies."""
+    return _editor_runs(str(store().path), store().fingerprint())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _editor_runs(store_path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
     from dashboard.services.store import results
 
     rows = []
