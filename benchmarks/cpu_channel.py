@@ -6,7 +6,7 @@
 2. Rounding: Torch-Pruning's MagnitudePruner at ratio 0.3 (channel counts that are not
    multiples of 8) with ``round_to`` None, 8 and 16.
 
-Writes ``benchmarks/results/cpu_channel.{json,csv,md}``.
+Writes ``benchmarks/results/cpu_channel.{json,csv,md}`` (``--quick``: ``cpu_channel_digits_cnn``).
 Run: ``.venv/bin/python -m benchmarks.cpu_channel [--quick]``
 """
 
@@ -73,7 +73,7 @@ def main() -> None:
     cases = {"digits_cnn": [1, 64, 256], "resnet18": [1, 64]}
     rounding_batch = {"digits_cnn": 256, "resnet18": 16}
     if args.quick:
-        cases = {"digits_cnn": [1, 64]}
+        cases = {"digits_cnn": [1, 64, 256]}
     rows = []
     with fixed_threads(THREADS):
         for name, batches in cases.items():
@@ -135,7 +135,7 @@ def main() -> None:
             ],
         )
     )
-    save(rows, "cpu_channel", table)
+    save(rows, "cpu_channel_digits_cnn" if args.quick else "cpu_channel", table)
 
 
 if __name__ == "__main__":
