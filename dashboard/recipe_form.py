@@ -28,6 +28,8 @@ ALLOCATIONS = {
     "uniform": "uniform: same sparsity in every pruned layer",
     "global": "global: one ranking over all pruned layers",
     "erk": "ERK: denser small layers, sparser big ones",
+    "sensitivity": "sensitivity: least loss per weight removed (measured profile)",
+    "owl": "OWL: sparser where fewer outlier activations (transformers)",
 }
 
 
