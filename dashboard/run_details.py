@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import figures, frames, services, widgets
+from dashboard.error_charts import reconstruction_error_chart
 
 ACTIVE = ("queued", "running")
 
@@ -22,19 +23,35 @@ def show(run: pd.Series) -> None:
     document = services.results(run_id) if run["state"] == "done" else None
     if document is not None:
         _metrics(document["summary"], run["accuracy_delta"])
-        tabs = st.tabs(["Per-layer sparsity", "Accuracy curve", "Layer table", "Recipe"])
+        tabs = st.tabs(
+            [
+                "Per-layer sparsity",
+                "Accuracy curve",
+                "Reconstruction error",
+                "Layer table",
+                "Recipe",
+            ]
+        )
         with tabs[0]:
             st.plotly_chart(figures.run_layers(run_id), key="detail_layers")
         with tabs[1]:
             st.plotly_chart(figures.run_curves(run_id), key="detail_curves")
         with tabs[2]:
+            st.plotly_chart(
+                reconstruction_error_chart(pd.DataFrame(document["layers"])), key="detail_error"
+            )
+            st.caption(
+                "Relative error of each pruned layer's outputs on the calibration inputs of the "
+                "dense model: ||XW^T - XW'^T||^2 / ||XW^T||^2, right after the last pruning step."
+            )
+        with tabs[3]:
             st.dataframe(
                 pd.DataFrame(document["layers"]),
                 hide_index=True,
                 width="stretch",
                 column_config={"sparsity": st.column_config.NumberColumn(format="percent")},
             )
-        with tabs[3]:
+        with tabs[4]:
             where = document["environment"]
             st.code(frames.recipe_yaml(document["recipe"]), language="yaml")
             st.caption(

@@ -155,9 +155,11 @@ def test_runs_page_lists_runs_and_details(app_env: RunStore) -> None:
     assert at.selectbox(key="runs_detail").value == 10  # newest finished run
     at.selectbox(key="runs_detail").set_value(2).run()
     assert {m.label for m in at.metric} >= {"test accuracy", "theoretical speedup"}
-    layers, curves = charts_of(at)
+    layers, curves, errors = charts_of(at)
     assert layers["data"][0]["x"] == ["net.1", "net.3", "net.5", "net.7"]
     assert any(trace["name"] == "#2 taylor 2:4 s0" or trace.get("y") for trace in curves["data"])
+    assert errors["data"][0]["x"] == ["net.3", "net.5"]  # only the pruned layers
+    assert all(value > 0 for value in errors["data"][0]["y"])
     at.selectbox(key="runs_detail").set_value(11).run()
     (error,) = at.error
     assert "**skip_layers**" in error.value and "Traceback" not in error.value
