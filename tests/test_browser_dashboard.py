@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import Page, chromium_page, expect, settle, shoot
 
 from pruning_core.recipe import recipe_from_yaml
 from pruning_core.runs import RunStore
@@ -19,59 +20,11 @@ from pruning_core.runs import RunStore
 pytest_plugins = ["conftest_dashboard"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-Page = playwright_api.Page
-expect = playwright_api.expect
-
 
 @pytest.fixture
 def page(dashboard_server: tuple[str, RunStore]) -> Iterator[Page]:
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(
-                viewport={"width": 1400, "height": 2000}, accept_downloads=True
-            )
-            tab = context.new_page()
-            tab.set_default_timeout(60_000)
-            yield tab
-            shoot(tab, "last_state")  # where a failing test stopped (overwritten on success)
-        finally:
-            browser.close()
-
-
-def settle(page: Page, quiet_s: float = 1.5, timeout_s: float = 120) -> None:
-    """Wait until the script finished and every element has rendered for ``quiet_s``."""
-    busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]'
-    deadline, quiet_since = time.time() + timeout_s, None
-    while time.time() < deadline:
-        if page.locator(busy).count() == 0:
-            quiet_since = quiet_since or time.time()
-            if time.time() - quiet_since >= quiet_s:
-                return
-        else:
-            quiet_since = None
-        time.sleep(0.1)
-    raise TimeoutError("the app did not settle")
-
-
-def shoot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    with chromium_page("last_state", accept_downloads=True) as tab:
+        yield tab
 
 
 def select(page: Page, label: str, option: str) -> None:
