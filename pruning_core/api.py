@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pruning_core.calibration import collect_stats
-from pruning_core.criteria import CRITERIA, Criterion
+from pruning_core.criteria import CRITERIA, Criterion, LayerStats
 from pruning_core.errors import RunCancelled, UserInputError
 from pruning_core.finetune import finetune, steps_per_epoch
 from pruning_core.finishing import compress_step, finish_report
@@ -191,6 +191,15 @@ class _Run:
             }
         )
 
+    def layer_stats(
+        self, batches: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> dict[str, LayerStats]:
+        """Calibration statistics of the active layers, with the run's seeded generator."""
+        stats = collect_stats(self.model, self.active, batches, self.criterion.needs)
+        for entry in stats.values():
+            entry.generator = self.generator
+        return stats
+
     def prune_to(self, sparsity: float, **fields: Any) -> bool:
         """One pruning step to ``sparsity`` (of the original active weights).
 
@@ -199,9 +208,7 @@ class _Run:
         structure = self.recipe.structure
         batches = self.calibration_batches()
         if structure.kind == "head":
-            stats = collect_stats(self.model, self.active, batches, self.criterion.needs)
-            for stats_entry in stats.values():
-                stats_entry.generator = self.generator
+            stats = self.layer_stats(batches)
             prune_heads(self.sites, self.criterion, stats, sparsity)
             pruned = {
                 site.layer_name(role): dense_layout(site, role)
@@ -244,9 +251,7 @@ class _Run:
         self, sparsity: float, batches: list[tuple[torch.Tensor, torch.Tensor]]
     ) -> dict[str, torch.Tensor]:
         """Score-then-mask (or channel removal) step; returns pruned weights of dense shape."""
-        stats = collect_stats(self.model, self.active, batches, self.criterion.needs)
-        for stats_entry in stats.values():
-            stats_entry.generator = self.generator
+        stats = self.layer_stats(batches)
         step_target = sparsity
         explicit = step_targets(self.recipe, self.active, sparsity)
         if self.recipe.structure.kind == "channel":  # channels shrink: target relative to now
