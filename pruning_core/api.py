@@ -268,8 +268,17 @@ class _Run:
         return {layer.name: layer.weight.detach() for layer in self.active}
 
 
-def _resolve_gradual(recipe: Recipe, total_steps: int) -> Recipe:
+def gradual_end_step(recipe: Recipe, total_steps: int) -> int:
+    """The gradual schedule's end step within a finetune budget of ``total_steps``.
+
+    Raises:
+        UserInputError: no finetuning to prune during, or the end step outside the budget.
+    """
     schedule = recipe.schedule
+    if total_steps == 0:
+        raise UserInputError(
+            "finetune.epochs", "the gradual schedule prunes while finetuning; set epochs >= 1"
+        )
     end = (
         schedule.end_step
         if schedule.end_step is not None
@@ -281,7 +290,7 @@ def _resolve_gradual(recipe: Recipe, total_steps: int) -> Recipe:
             f"must lie in [start_step={schedule.start_step}, {total_steps}] "
             f"(the finetune budget has {total_steps} optimizer steps), got {end}",
         )
-    return recipe.with_updates(schedule=schedule.model_copy(update={"end_step": end}))
+    return end
 
 
 def _finetune(
@@ -367,13 +376,15 @@ def prune(
             _finetune(run, teacher, None, index)
     else:
         train = run.split("train")
-        if train is None or recipe.finetune.epochs == 0:
-            raise UserInputError(
-                "finetune.epochs", "the gradual schedule prunes while finetuning; set epochs >= 1"
-            )
-        total = recipe.finetune.epochs * steps_per_epoch(len(train), recipe.finetune.batch_size)
-        run.recipe = recipe = _resolve_gradual(recipe, total)
-        end = recipe.schedule.end_step or 0
+        total = (
+            recipe.finetune.epochs * steps_per_epoch(len(train), recipe.finetune.batch_size)
+            if train is not None
+            else 0
+        )
+        end = gradual_end_step(recipe, total)
+        run.recipe = recipe = recipe.with_updates(
+            schedule=schedule.model_copy(update={"end_step": end})
+        )
         prune_at = set(gradual_steps(schedule.start_step, end, schedule.frequency))
 
         def gradual_hook(step: int) -> bool:
@@ -402,9 +413,7 @@ def prune(
     rows = layer_rows(
         run.model, run.layers, run.original, run.spec.input_shape, run.notes, run.reconstruction
     )
-    finished = finish_report(
-        run.model, rows, recipe, converted, compressed, run.spec.input_shape
-    )
+    finished = finish_report(run.model, rows, recipe, converted, compressed, run.spec.input_shape)
     errors = [
         row["reconstruction_error"] for row in rows if row["reconstruction_error"] is not None
     ]

@@ -79,7 +79,7 @@ def _layer_notes(recipe: Any) -> dict[str, str]:
 
 def _fit_issues(recipe: Any) -> list[Issue]:
     """Problems the engine would raise at run time, found now."""
-    from pruning_core.api import select_layers
+    from pruning_core.api import gradual_end_step, select_layers
     from pruning_core.criteria import CRITERIA
     from pruning_core.finetune import steps_per_epoch
     from pruning_core.models import MODELS
@@ -93,8 +93,10 @@ def _fit_issues(recipe: Any) -> list[Issue]:
         issues.append(
             Issue("criterion", f"'{recipe.criterion}' needs calibration data; {spec.name} has none")
         )
-    if spec.data is None and recipe.allocation in ("sensitivity", "owl") and not (
-        recipe.layer_sparsity
+    if (
+        spec.data is None
+        and recipe.allocation in ("sensitivity", "owl")
+        and not (recipe.layer_sparsity)
     ):
         issues.append(
             Issue(
@@ -108,22 +110,10 @@ def _fit_issues(recipe: Any) -> list[Issue]:
     if recipe.schedule.kind == "gradual" and spec.data is not None:
         train = len(spec.data()["train"])
         steps = recipe.finetune.epochs * steps_per_epoch(train, recipe.finetune.batch_size)
-        end = recipe.schedule.end_step
-        if steps == 0:
-            issues.append(
-                Issue(
-                    "finetune.epochs",
-                    "the gradual schedule prunes while finetuning; set epochs >= 1",
-                )
-            )
-        elif end is not None and not recipe.schedule.start_step <= end <= steps:
-            issues.append(
-                Issue(
-                    "schedule.end_step",
-                    f"must lie in [start_step, {steps}] (the "
-                    f"finetune budget has {steps} optimizer steps), got {end}",
-                )
-            )
+        try:
+            gradual_end_step(recipe, steps)
+        except UserInputError as error:
+            issues.append(Issue(error.field, error.message))
     return issues
 
 
