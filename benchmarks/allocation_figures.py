@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
-from pruning_core.sensitivity import compute_profile, job_from_recipe
-from pruning_core.sensitivity_plan import allocated_recipe, propose
+from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
+from pruning_core.sensitivity.plan import allocated_recipe, propose
 
 OUT = Path(__file__).parent / "results"
 SPARSITIES = [0.8, 0.9]

@@ -5,7 +5,7 @@ Magnitude, Wanda, SparseGPT and random at 50% unstructured and 2:4, one-shot and
 and last layer dense), 256 calibration samples from the training split; mean ± std of
 the test accuracy over 3 seeds (the seed draws the calibration samples and the random
 scores), and the mean per-layer reconstruction error ``||X W^T - X Ŵ^T||² / ||X W^T||²``
-on the dense model's layer inputs (see ``pruning_core.reconstruction``). Writes
+on the dense model's layer inputs (see ``pruning_core.pruning.reconstruction``). Writes
 ``benchmarks/results/calibration_figures.{csv,md}``.
 
 Run: ``.venv/bin/python -m benchmarks.calibration_figures``
@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
 
 OUT = Path(__file__).parent / "results"

@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from benchmarks.cpu_common import REPEATS, THREADS, WARMUP, markdown, save
-from pruning_core.api import prune
-from pruning_core.bench_layers import call_action
-from pruning_core.bench_models import accuracy
-from pruning_core.benchmark import fixed_threads, machine_metadata, measured_rows, time_interleaved
+from pruning_core.pipeline.run import prune
+from pruning_core.bench.layers import call_action
+from pruning_core.bench.models import accuracy
+from pruning_core.bench.latency import fixed_threads, machine_metadata, measured_rows, time_interleaved
 from pruning_core.formats.sizes import dense_model_bytes
-from pruning_core.quantization import quantize_dynamic_int8, quantize_linear_int8
+from pruning_core.compression.quantization import quantize_dynamic_int8, quantize_linear_int8
 from pruning_core.recipe import parse_recipe
 from sample_models.data import digits_splits
 

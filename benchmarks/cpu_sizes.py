@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from benchmarks.cpu_common import markdown, save
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
 
 MODELS = ["digits_cnn", "digits_mlp", "digits_vit"]

@@ -37,7 +37,7 @@ def full_recipe(fields: dict[str, Any]) -> dict[str, Any]:
 
 def fill(store: Any, wanted: int) -> float:
     """Queue and execute real runs until ``wanted`` are done; returns the seconds spent."""
-    from pruning_core.worker import Worker
+    from pruning_core.runs.worker import Worker
 
     missing = wanted - store.counts()["done"]
     if missing <= 0:
@@ -102,7 +102,7 @@ def time_page(
 
 def during_a_run(store: Any, repeats: int) -> dict[str, Any]:
     """Runs-page timings while a worker process executes a long run."""
-    from pruning_core.worker import ensure_worker, stop_workers
+    from pruning_core.runs.launcher import ensure_worker, stop_workers
 
     run_id = store.enqueue(
         full_recipe({"model": "digits_mlp", "finetune": {"epochs": 300, "batch_size": 16}})
@@ -137,7 +137,7 @@ def main() -> None:
 
     import torch
 
-    from pruning_core.runs import RunStore
+    from pruning_core.runs.store import RunStore
 
     store = RunStore(folder / "runs.sqlite")
     fill_s = fill(store, args.runs)

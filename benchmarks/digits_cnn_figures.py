@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.recipe import Recipe, parse_recipe
-from pruning_core.sweep import run_sweep, sweep_recipes
+from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
 
 OUT = Path(__file__).parent / "results"
 SEEDS = [0, 1, 2]

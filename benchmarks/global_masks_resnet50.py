@@ -19,10 +19,10 @@ import torch
 import torchvision
 from torch.nn.utils import prune as torch_prune
 
-from pruning_core.allocation import global_ranking
-from pruning_core.layers import prunable_layers
+from pruning_core.allocation.rules import global_ranking
+from pruning_core.models.layers import prunable_layers
 from pruning_core.recipe import Structure
-from pruning_core.structures import grouping, structured_mask
+from pruning_core.structures.grouping import grouping, structured_mask
 
 SPARSITY = 0.9
 

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pruning_core.semi_structured import (
+from pruning_core.formats.semi_structured import (
     convert_model,
     cuda_available_for_2of4,
     eligibility,

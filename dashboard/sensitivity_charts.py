@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.chart_style import BASELINE_COLOR, INK, PALETTE, Trace, build, empty, layout
-from pruning_core.sensitivity_allocation import interpolate
+from pruning_core.sensitivity.allocate import interpolate
 
 METRIC_TITLES = {
     "loss_delta": "validation loss increase",

@@ -1,6 +1,112 @@
 """pruning_core: the engine of the pruning trade-off explorer.
 
-The one entry point for running a recipe is :func:`pruning_core.api.prune`.
+The public surface (everything a user, a plugin or the dashboard needs)::
+
+    from pruning_core import Recipe, load_recipe, check, prune, RunStore, register_model
+
+    recipe = load_recipe("recipe.yaml")
+    problems = check(recipe)          # [] when it will run; else Problem(field, message, allowed)
+    result = prune(recipe)            # raises the first problem as a UserInputError
+
+Names are imported on first use, so ``import pruning_core`` (and the CLI's argument
+parsing, and the dashboard's run store) stay fast and do not import torch.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Recipe": "pruning_core.recipe",
+    "Structure": "pruning_core.recipe",
+    "parse_recipe": "pruning_core.recipe",
+    "recipe_from_yaml": "pruning_core.recipe",
+    "load_recipe": "pruning_core.recipe",
+    "Problem": "pruning_core.errors",
+    "UserInputError": "pruning_core.errors",
+    "RunCancelled": "pruning_core.errors",
+    "check": "pruning_core.pipeline.checks",
+    "prune": "pruning_core.pipeline.run",
+    "RunResult": "pruning_core.pipeline.run",
+    "save_run": "pruning_core.pipeline.artifacts",
+    "load_results": "pruning_core.pipeline.artifacts",
+    "sweep_recipes": "pruning_core.pipeline.sweep",
+    "run_sweep": "pruning_core.pipeline.sweep",
+    "RunStore": "pruning_core.runs.store",
+    "ModelSpec": "pruning_core.models.spec",
+    "Split": "pruning_core.models.data",
+    "DataFn": "pruning_core.models.data",
+    "MODELS": "pruning_core.models.registry",
+    "register_model": "pruning_core.models.registry",
+    "load_plugin": "pruning_core.models.registry",
+    "load_env_plugins": "pruning_core.models.registry",
+    "build_model": "pruning_core.models.registry",
+    "CRITERIA": "pruning_core.criteria",
+    "Criterion": "pruning_core.criteria",
+    "LayerStats": "pruning_core.criteria",
+    "register_criterion": "pruning_core.criteria",
+}
+
+__all__ = [
+    "__version__",
+    "CRITERIA",
+    "Criterion",
+    "DataFn",
+    "LayerStats",
+    "MODELS",
+    "ModelSpec",
+    "Problem",
+    "Recipe",
+    "RunCancelled",
+    "RunResult",
+    "RunStore",
+    "Split",
+    "Structure",
+    "UserInputError",
+    "build_model",
+    "check",
+    "load_env_plugins",
+    "load_plugin",
+    "load_recipe",
+    "load_results",
+    "parse_recipe",
+    "prune",
+    "recipe_from_yaml",
+    "register_criterion",
+    "register_model",
+    "run_sweep",
+    "save_run",
+    "sweep_recipes",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pruning_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from pruning_core.criteria import CRITERIA, Criterion, LayerStats, register_criterion
+    from pruning_core.errors import Problem, RunCancelled, UserInputError
+    from pruning_core.models.data import DataFn, Split
+    from pruning_core.models.registry import (
+        MODELS,
+        build_model,
+        load_env_plugins,
+        load_plugin,
+        register_model,
+    )
+    from pruning_core.models.spec import ModelSpec
+    from pruning_core.pipeline.artifacts import load_results, save_run
+    from pruning_core.pipeline.checks import check
+    from pruning_core.pipeline.run import RunResult, prune
+    from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
+    from pruning_core.recipe import Recipe, Structure, load_recipe, parse_recipe, recipe_from_yaml
+    from pruning_core.runs.store import RunStore

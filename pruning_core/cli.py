@@ -32,7 +32,7 @@ def main(
 ) -> None:
     """Explore pruning trade-offs: run recipes, sweeps and list models."""
     try:
-        from pruning_core.models import load_env_plugins, load_plugin
+        from pruning_core.models.registry import load_env_plugins, load_plugin
 
         load_env_plugins()
         for target in plugin or []:
@@ -80,7 +80,7 @@ def _progress_bar() -> Iterator[Callable[[str, float, str], None]]:
 @app.command()
 def models() -> None:
     """List the registered models."""
-    from pruning_core.models import MODELS
+    from pruning_core.models.registry import MODELS
 
     for name in MODELS:
         spec = MODELS.get(name)
@@ -99,8 +99,8 @@ def run(
     """Run one recipe and write recipe.yaml, results.json, layers.csv, model.safetensors."""
 
     def execute() -> None:
-        from pruning_core.api import prune
-        from pruning_core.artifacts import save_run
+        from pruning_core.pipeline.artifacts import save_run
+        from pruning_core.pipeline.run import prune
         from pruning_core.recipe import load_recipe
 
         recipe = load_recipe(recipe_file)
@@ -137,8 +137,8 @@ def sweep(
     """Run criteria x sparsities x seeds from one base recipe into one CSV."""
 
     def execute() -> None:
+        from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
         from pruning_core.recipe import load_recipe
-        from pruning_core.sweep import run_sweep, sweep_recipes
 
         recipes = sweep_recipes(
             load_recipe(recipe_file),
@@ -200,7 +200,7 @@ def bench(
     """Measure latency of each format/precision vs dense on this machine (median, IQR)."""
 
     def execute() -> None:
-        from pruning_core.bench_run import BenchSettings, run_bench
+        from pruning_core.bench.run import BenchSettings, run_bench
         from pruning_core.recipe import load_recipe, parse_recipe
 
         recipe = (
@@ -247,9 +247,9 @@ def sensitivity(
 
     def execute() -> None:
         from pruning_core.recipe import load_recipe, parse_recipe
-        from pruning_core.sensitivity import compute_profile, job_from_recipe
-        from pruning_core.sensitivity_job import write_profile
-        from pruning_core.sensitivity_plan import allocated_recipe, propose
+        from pruning_core.sensitivity.job import write_profile
+        from pruning_core.sensitivity.plan import allocated_recipe, propose
+        from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
 
         recipe = load_recipe(recipe_file)
         grid = _parse_list(sparsities, float, "sparsities") or None
@@ -286,7 +286,7 @@ def worker(
     once: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
 ) -> None:
     """Execute queued runs from the run store (the dashboard starts one if none runs)."""
-    from pruning_core.runs import run_worker
+    from pruning_core.runs.worker import run_worker
 
     _guard(lambda: run_worker(store, once=once))
 

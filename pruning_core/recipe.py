@@ -15,7 +15,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -65,19 +64,102 @@ class Structure(_Frozen):
 
     @model_validator(mode="after")
     def _check_sizes(self) -> Structure:
-        if self.kind == "n:m" and not self.n < self.m:
+        if self.is_nm and not self.n < self.m:
             raise ValueError(f"N must be smaller than M, got {self.n}:{self.m}")
         if min(self.block) < 1:
             raise ValueError(f"block sides must be >= 1, got {list(self.block)}")
         return self
 
+    @property
+    def is_nm(self) -> bool:
+        """N:M: a fixed pattern in every row, so each layer is either on (1 - n/m) or off."""
+        return self.kind == "n:m"
+
+    @property
+    def removes_channels(self) -> bool:
+        """Whole output channels are removed and the model physically shrinks."""
+        return self.kind == "channel"
+
+    @property
+    def removes_heads(self) -> bool:
+        """Whole attention heads are removed (q/k/v rows, output-projection columns)."""
+        return self.kind == "head"
+
+    @property
+    def changes_shapes(self) -> bool:
+        """Pruning replaces parameters by smaller ones instead of masking them."""
+        return self.removes_channels or self.removes_heads
+
+    @property
+    def masks_single_weights(self) -> bool:
+        """Each weight is kept or zeroed on its own (unstructured, N:M): OBS-style updates fit."""
+        return self.kind in ("unstructured", "n:m")
+
+    @property
+    def has_groups(self) -> bool:
+        """Scores are grouped (weights, blocks, channels) and allocation chooses per group."""
+        return self.kind in ("unstructured", "block", "channel")
+
+    @property
+    def nm(self) -> tuple[int, int] | None:
+        """``(n, m)`` for N:M, else ``None``."""
+        return (self.n, self.m) if self.is_nm else None
+
+    @property
+    def implied_sparsity(self) -> float | None:
+        """The sparsity N:M fixes for every pruned layer (``1 - n/m``); ``None`` otherwise."""
+        return 1.0 - self.n / self.m if self.is_nm else None
+
+    @property
+    def allowed_allocations(self) -> tuple[str, ...]:
+        """Allocations that make sense for this structure."""
+        if self.removes_heads:
+            return ("uniform",)
+        every = get_args(AllocationName)
+        if self.is_nm:  # layers are on or off: OWL's graded sparsities do not apply
+            return tuple(name for name in every if name != "owl")
+        return every
+
     def label(self) -> str:
-        """Short human name: ``unstructured``, ``2:4``, ``block 4x4``, ``channel``."""
-        if self.kind == "n:m":
+        """Short human name: ``unstructured``, ``2:4``, ``block 4x4``, ``channel``, ``head``."""
+        if self.is_nm:
             return f"{self.n}:{self.m}"
         if self.kind == "block":
             return f"block {self.block[0]}x{self.block[1]}"
         return self.kind
+
+    def incompatibility(self, shape_2d: tuple[int, int]) -> str | None:
+        """Why a layer of 2-D shape ``(out, in)`` cannot take this structure, or ``None``."""
+        out_features, in_features = shape_2d
+        if self.is_nm and in_features % self.m:
+            return f"input size {in_features} is not a multiple of M={self.m}"
+        if self.kind == "block":
+            bh, bw = self.block
+            if out_features % bh or in_features % bw:
+                return f"shape {out_features}x{in_features} is not divisible by block {bh}x{bw}"
+        if self.removes_channels and out_features < 2:
+            return "a layer with one output channel cannot lose channels"
+        return None
+
+    def group_count(self, shape_2d: tuple[int, int]) -> int:
+        """How many groups allocation chooses among in a layer (N:M: one, on or off)."""
+        out_features, in_features = shape_2d
+        if self.is_nm:
+            return 1
+        if self.kind == "block":
+            return (out_features // self.block[0]) * (in_features // self.block[1])
+        if self.removes_channels:
+            return out_features
+        return out_features * in_features
+
+    def layer_sparsity_problem(self, value: float) -> str | None:
+        """Why ``value`` is not a valid explicit sparsity for one layer, or ``None``."""
+        if not 0.0 <= value < 1.0:
+            return f"sparsity must lie in [0, 1), got {value:g}"
+        implied = self.implied_sparsity
+        if implied is not None and value != 0.0 and abs(value - implied) > 1e-9:
+            return f"{self.label()} layers are on ({implied:g}) or off (0), got {value:g}"
+        return None
 
 
 class Schedule(_Frozen):
@@ -199,58 +281,11 @@ class Recipe(_Frozen):
         """Accept ``"lowrank"`` or ``"weight_sharing"`` for the kind with its defaults."""
         return {"kind": value} if isinstance(value, str) else value
 
-    @field_validator("criterion")
-    @classmethod
-    def _known_criterion(cls, name: str) -> str:
-        from pruning_core.criteria import CRITERIA
-
-        if name not in CRITERIA:
-            raise ValueError(f"unknown criterion '{name}'; allowed: {', '.join(CRITERIA.names())}")
-        return name
-
-    @field_validator("structure")
-    @classmethod
-    def _criterion_supports_structure(cls, structure: Structure, info: ValidationInfo) -> Structure:
-        from pruning_core.criteria import CRITERIA
-
-        name = info.data.get("criterion")
-        if not isinstance(name, str) or name not in CRITERIA:
-            return structure
-        allowed = CRITERIA.get(name).structures
-        if allowed is not None and structure.kind not in allowed:
-            kinds = [kind for kind in get_args(StructureKind) if kind in allowed]
-            raise ValueError(
-                f"criterion '{name}' does not support '{structure.kind}'; "
-                f"allowed: {', '.join(kinds)}"
-            )
-        return structure
-
-    @field_validator("allocation")
-    @classmethod
-    def _heads_are_uniform(cls, allocation: str, info: ValidationInfo) -> str:
-        structure = info.data.get("structure")
-        if structure is not None and structure.kind == "head" and allocation != "uniform":
-            raise ValueError(
-                "structure 'head' removes the same share of heads from every attention "
-                "module; allowed: uniform"
-            )
-        return allocation
-
-    @field_validator("layer_sparsity")
-    @classmethod
-    def _layer_sparsity_fits(
-        cls, targets: dict[str, float] | None, info: ValidationInfo
-    ) -> dict[str, float] | None:
-        from pruning_core.sensitivity_targets import check_layer_sparsity
-
-        structure = info.data.get("structure")
-        return check_layer_sparsity(targets, structure) if structure is not None else targets
-
     @model_validator(mode="after")
     def _nm_fixes_sparsity(self) -> Recipe:
-        if self.structure.kind != "n:m":
+        implied = self.structure.implied_sparsity
+        if implied is None:
             return self
-        implied = 1.0 - self.structure.n / self.structure.m
         if "sparsity" in self.model_fields_set and abs(self.sparsity - implied) > 1e-9:
             raise ValueError(
                 f"sparsity: {self.structure.label()} fixes the sparsity of pruned layers at "
@@ -268,7 +303,7 @@ class Recipe(_Frozen):
         data = self.model_dump(mode="json")
         for key, value in changes.items():
             data[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-        if self.structure.kind == "n:m" and "structure" not in changes:
+        if self.structure.is_nm and "structure" not in changes:
             data.pop("sparsity", None)
         return parse_recipe(data)
 

@@ -7,27 +7,19 @@ only ever used to report final accuracy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
+from pruning_core.models.data import Split
+
+__all__ = ["Split", "digits_splits"]
+
 SPLIT_SEED = 20261125
 VAL_FRACTION = 0.2
 TEST_FRACTION = 0.2
-
-
-@dataclass(frozen=True)
-class Split:
-    """Images as float32 (N, 1, 8, 8) scaled to [0, 1] and int64 labels."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pruning_core.runs import RunStore
+from pruning_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -66,7 +66,7 @@ def filled_store(tmp_path_factory: pytest.TempPathFactory, mlp_weights: Path) ->
     x seeds 0/1 without finetuning (ids 3-10), a run failing on a bad skip_layers (11)
     and a cancelled one (12).
     """
-    from pruning_core.worker import Worker
+    from pruning_core.runs.worker import Worker
 
     store = RunStore(tmp_path_factory.mktemp("store") / "runs.sqlite")
     store.enqueue(tiny_recipe(structure="2:4"), label="single")
@@ -133,7 +133,7 @@ def dashboard_server(tmp_path: Path) -> Iterator[tuple[str, RunStore]]:
     The dashboard starts its own worker when runs are queued; server and workers are
     stopped at the end whatever happens.
     """
-    from pruning_core.worker import stop_workers
+    from pruning_core.runs.launcher import stop_workers
 
     store = RunStore(tmp_path / "store" / "runs.sqlite")
     port = free_port()

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pruning_core.errors import UserInputError
-from pruning_core.owl import outlier_ratio, owl_sparsities
-from pruning_core.sensitivity_allocation import (
+from pruning_core.allocation.owl import outlier_ratio, owl_sparsities
+from pruning_core.sensitivity.allocate import (
     LayerCurve,
     allocate,
     cleaned_curve,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.errors import UserInputError
 from pruning_core.recipe import parse_recipe
 

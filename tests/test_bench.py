@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from pruning_core.bench_layers import crossover_points, gemm_actions, gemm_shapes
-from pruning_core.benchmark import (
+from pruning_core.bench.layers import crossover_points, gemm_actions, gemm_shapes
+from pruning_core.bench.latency import (
     fixed_threads,
     machine_metadata,
     measured_rows,
@@ -22,7 +22,7 @@ from pruning_core.benchmark import (
 )
 from pruning_core.cli import app
 from pruning_core.formats.modules import SparseLinear, sparsify_linears
-from pruning_core.models import MODELS, build_model
+from pruning_core.models.registry import MODELS, build_model
 
 
 def test_summary_statistics_are_exact() -> None:

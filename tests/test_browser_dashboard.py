@@ -15,7 +15,7 @@ import pytest
 from browser_support import Page, chromium_page, expect, settle, shoot
 
 from pruning_core.recipe import recipe_from_yaml
-from pruning_core.runs import RunStore
+from pruning_core.runs.store import RunStore
 
 pytest_plugins = ["conftest_dashboard"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -11,10 +11,10 @@ import torch
 from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.criteria.sparsegpt import sparsegpt_prune, sparsegpt_prune_from_hessian
 from pruning_core.criteria.wanda import wanda_prune, wanda_prune_from_norms
-from pruning_core.hessian import hessian, inverse_hessian_factor
-from pruning_core.metrics import reconstruction_error, reconstruction_error_from_hessian
-from pruning_core.row_selection import row_keep_mask
-from pruning_core.structures import nm_mask
+from pruning_core.criteria.hessian import hessian, inverse_hessian_factor
+from pruning_core.models.metrics import reconstruction_error, reconstruction_error_from_hessian
+from pruning_core.masks.row_selection import row_keep_mask
+from pruning_core.masks.nm import nm_mask
 
 
 @pytest.fixture(autouse=True)

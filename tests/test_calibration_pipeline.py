@@ -10,16 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pruning_core.api import prune
-from pruning_core.calibration import recording_inputs
+from pruning_core.pipeline.run import prune
+from pruning_core.criteria.calibration import recording_inputs
 from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.errors import UserInputError
-from pruning_core.layers import as_2d, prunable_layers
-from pruning_core.masking import current_mask
-from pruning_core.metrics import reconstruction_error
+from pruning_core.models.layers import as_2d, prunable_layers
+from pruning_core.masks.parametrize import current_mask
+from pruning_core.models.metrics import reconstruction_error
 from pruning_core.recipe import Structure, parse_recipe
-from pruning_core.reconstruction import reconstruction_errors
-from pruning_core.sequential import layer_blocks, layer_targets, sequential_prune
+from pruning_core.pruning.reconstruction import reconstruction_errors
+from pruning_core.pruning.sequential import layer_blocks, layer_targets, sequential_prune
 from sample_models.architectures import DigitsMLP, DigitsViT
 
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pruning_core.api import prune
-from pruning_core.lowrank import (
+from pruning_core.pipeline.run import prune
+from pruning_core.compression.lowrank import (
     LowRank,
     factorize,
     factorize_layers,
@@ -17,7 +17,7 @@ from pruning_core.lowrank import (
     saves_weights,
 )
 from pruning_core.recipe import parse_recipe, recipe_from_yaml
-from pruning_core.weight_sharing import kmeans_1d, pack_codes, share_weights, unpack_codes
+from pruning_core.compression.weight_sharing import kmeans_1d, pack_codes, share_weights, unpack_codes
 
 
 def test_rank_by_energy_and_ratio() -> None:

@@ -12,7 +12,7 @@ from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
 
 from pruning_core.recipe import recipe_from_yaml
-from pruning_core.runs import RunStore
+from pruning_core.runs.store import RunStore
 
 pytest_plugins = ["conftest_dashboard"]
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.errors import RunCancelled, UserInputError
 from pruning_core.recipe import parse_recipe
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from pruning_core.calibration import collect_stats
+from pruning_core.criteria.calibration import collect_stats
 from pruning_core.criteria import CRITERIA, LayerStats
-from pruning_core.layers import prunable_layers
+from pruning_core.models.layers import prunable_layers
 
 
 def test_registry_has_the_classic_criteria() -> None:

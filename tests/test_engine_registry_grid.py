@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from pruning_core.calibration import collect_stats
+from pruning_core.criteria.calibration import collect_stats
 from pruning_core.criteria import CRITERIA
-from pruning_core.finetune import finetune
-from pruning_core.layers import as_2d, prunable_layers
-from pruning_core.masking import apply_mask, remove_masks, weight_parameter
-from pruning_core.pruner import StepPlan, compute_masks
+from pruning_core.pipeline.finetune import finetune
+from pruning_core.models.layers import as_2d, prunable_layers
+from pruning_core.masks.parametrize import apply_mask, remove_masks, weight_parameter
+from pruning_core.pruning.step import StepPlan, compute_masks
 from pruning_core.recipe import AllocationKind, Finetune, Structure, StructureKind
 
 STRUCTURES = {

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pruning_core.allocation import erk_densities, global_ranking, uniform
+from pruning_core.allocation.rules import erk_densities, global_ranking, uniform
 from pruning_core.recipe import Structure
-from pruning_core.schedules import cubic_sparsity, gradual_steps, iterative_targets
-from pruning_core.selection import kth_smallest, lowest_k_mask
-from pruning_core.structures import grouping, incompatibility, nm_mask, structured_mask
+from pruning_core.pipeline.schedules import cubic_sparsity, gradual_steps, iterative_targets
+from pruning_core.masks.selection import kth_smallest, lowest_k_mask
+from pruning_core.masks.nm import nm_mask
+from pruning_core.structures.grouping import grouping, structured_mask
 
 
 def test_unstructured_drops_lowest() -> None:
@@ -53,9 +54,9 @@ def test_channel_drops_whole_rows() -> None:
 
 
 def test_incompatibility_names_the_reason() -> None:
-    assert "not a multiple of M=4" in str(incompatibility(Structure(kind="n:m"), (8, 9)))
-    assert incompatibility(Structure(kind="n:m"), (8, 12)) is None
-    assert "not divisible by block 4x4" in str(incompatibility(Structure(kind="block"), (8, 6)))
+    assert "not a multiple of M=4" in str(Structure(kind="n:m").incompatibility((8, 9)))
+    assert Structure(kind="n:m").incompatibility((8, 12)) is None
+    assert "not divisible by block 4x4" in str(Structure(kind="block").incompatibility((8, 6)))
 
 
 def test_uniform_vs_global_allocation() -> None:

@@ -9,9 +9,9 @@ from torch import nn
 
 from pruning_core.formats import FORMATS, FormatOptions, layer_layouts, model_sizes
 from pruning_core.formats.builtin import is_two_of_four, nonzero_blocks
-from pruning_core.metrics import dense_bytes
-from pruning_core.semi_structured import compressed_bytes, two_of_four_magnitude
-from pruning_core.weight_sharing import encode, pack_codes, share_weights
+from pruning_core.models.metrics import dense_bytes
+from pruning_core.formats.semi_structured import compressed_bytes, two_of_four_magnitude
+from pruning_core.compression.weight_sharing import encode, pack_codes, share_weights
 
 
 def _sparse(shape: tuple[int, ...], density: float, seed: int = 0) -> torch.Tensor:
@@ -143,7 +143,7 @@ def test_csr_codebook_counts_csr_indices_and_codes_of_nonzeros() -> None:
 
 def test_int8_bytes_match_torchao_tensors() -> None:
     pytest.importorskip("torchao")
-    from pruning_core.quantization import quantize_linear_int8
+    from pruning_core.compression.quantization import quantize_linear_int8
 
     layer = nn.Sequential(nn.Linear(96, 40))
     quantize_linear_int8(layer)

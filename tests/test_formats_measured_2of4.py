@@ -21,7 +21,7 @@ from pruning_core.formats.measured_2of4 import (
     load_gpu_results,
     plan_measured_2of4,
 )
-from pruning_core.semi_structured import two_of_four_magnitude
+from pruning_core.formats.semi_structured import two_of_four_magnitude
 
 FIXTURE_DEVICE = "TEST-FIXTURE-GPU (synthetic, not a measurement)"
 
@@ -137,7 +137,7 @@ def test_plan_converts_on_gpu() -> None:
 
 
 def test_two_of_four_runs_report_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pruning_core.api import prune
+    from pruning_core.pipeline.run import prune
     from pruning_core.formats import measured_2of4
     from pruning_core.recipe import parse_recipe
 

@@ -11,17 +11,17 @@ import torchvision
 from safetensors.torch import save_file
 from torch import nn
 
-from pruning_core.api import prune
+from pruning_core.pipeline.run import prune
 from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.errors import UserInputError
-from pruning_core.heads import (
+from pruning_core.structures.heads import (
     dense_layout,
     find_attention,
     head_scores,
     prune_heads,
     remove_heads,
 )
-from pruning_core.heads_mha import SplitHeadAttention, convert_multihead_attention
+from pruning_core.structures.heads_mha import SplitHeadAttention, convert_multihead_attention
 from pruning_core.recipe import parse_recipe
 from sample_models.architectures import DigitsViT, MultiHeadSelfAttention
 

@@ -10,9 +10,9 @@ from torch import nn
 
 pytest.importorskip("torchao")
 
-from pruning_core.api import prune  # noqa: E402
-from pruning_core.artifacts import save_run  # noqa: E402
-from pruning_core.quantization import convert_precision, int8_per_channel  # noqa: E402
+from pruning_core.pipeline.run import prune  # noqa: E402
+from pruning_core.pipeline.artifacts import save_run  # noqa: E402
+from pruning_core.compression.quantization import convert_precision, int8_per_channel  # noqa: E402
 from pruning_core.recipe import parse_recipe  # noqa: E402
 
 

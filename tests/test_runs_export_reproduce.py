@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from pruning_core.runs import RunStore
+from pruning_core.runs.store import RunStore
 
 pytest_plugins = ["conftest_dashboard"]
 

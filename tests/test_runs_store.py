@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pruning_core.liveness import pid_alive, this_host
-from pruning_core.runs import RunStore
+from pruning_core.runs.liveness import pid_alive, this_host
+from pruning_core.runs.store import RunStore
 
 RECIPE = {"model": "digits_mlp", "criterion": "magnitude"}
 
@@ -132,7 +132,7 @@ def test_pid_alive() -> None:
 
 _CLAIMER = """
 import json, sys, time
-from pruning_core.runs import RunStore
+from pruning_core.runs.store import RunStore
 store = RunStore(sys.argv[1])
 start = float(sys.argv[2])
 while time.time() < start:
@@ -163,7 +163,7 @@ def test_concurrent_workers_never_claim_the_same_run(store: RunStore) -> None:
 
 
 def test_a_worker_dying_while_starting_is_not_restarted_in_a_loop(store: RunStore) -> None:
-    from pruning_core.worker import ensure_worker, startup_failure
+    from pruning_core.runs.launcher import ensure_worker, startup_failure
 
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
     process.wait()  # like a worker whose imports failed

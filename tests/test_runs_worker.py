@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pruning_core.liveness import pid_alive
-from pruning_core.runs import RunRecord, RunStore
-from pruning_core.worker import Worker, ensure_worker, stop_workers
+from pruning_core.runs.liveness import pid_alive
+from pruning_core.runs.store import RunRecord, RunStore
+from pruning_core.runs.launcher import ensure_worker, stop_workers
+from pruning_core.runs.worker import Worker
 
 pytest_plugins = ["conftest_dashboard"]
 Recipe = Callable[..., dict[str, Any]]

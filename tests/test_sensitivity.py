@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from pruning_core.errors import UserInputError
-from pruning_core.runs import RunStore
-from pruning_core.sensitivity import compute_profile, parse_job
-from pruning_core.sensitivity_job import cache_key, run_sensitivity_job
-from pruning_core.sensitivity_plan import allocated_recipe, propose, uniform
-from pruning_core.worker import Worker
+from pruning_core.runs.store import RunStore
+from pruning_core.sensitivity.profile import compute_profile, parse_job
+from pruning_core.sensitivity.job import cache_key, run_sensitivity_job
+from pruning_core.sensitivity.plan import allocated_recipe, propose, uniform
+from pruning_core.runs.worker import Worker
 
 MLP = {"model": "digits_mlp", "sparsities": [0.5, 0.9], "calibration": {"samples": 64}}
 
@@ -51,7 +51,7 @@ def test_measured_profile_prunes_one_layer_at_a_time(mlp_profile: dict) -> None:
 
 
 def test_profile_rows_match_pruning_that_layer_in_a_real_run(mlp_profile: dict) -> None:
-    from pruning_core.api import prune
+    from pruning_core.pipeline.run import prune
     from pruning_core.recipe import parse_recipe
 
     recipe = {"model": "digits_mlp", "finetune": {"epochs": 0}, "sparsity": 0.9,

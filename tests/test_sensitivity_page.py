@@ -10,9 +10,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from pruning_core.runs import RunStore
-from pruning_core.sensitivity import parse_job
-from pruning_core.worker import Worker
+from pruning_core.runs.store import RunStore
+from pruning_core.sensitivity.profile import parse_job
+from pruning_core.runs.worker import Worker
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 JOB = {"model": "digits_mlp", "sparsities": [0.5, 0.8, 0.9], "calibration": {"samples": 64}}

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import torch
 
-from pruning_core.liveness import pid_alive
-from pruning_core.runs import RunRecord, RunStore
-from pruning_core.sensitivity import parse_job
-from pruning_core.sensitivity_job import ProfileCache, cache_key
-from pruning_core.worker import Worker, ensure_worker, stop_workers
+from pruning_core.runs.liveness import pid_alive
+from pruning_core.runs.store import RunRecord, RunStore
+from pruning_core.sensitivity.profile import parse_job
+from pruning_core.sensitivity.job import ProfileCache, cache_key
+from pruning_core.runs.launcher import ensure_worker, stop_workers
+from pruning_core.runs.worker import Worker
 
 # digits_vit: 18 profiled layers x 3 sparsities, a few seconds: time to interfere
 JOB = {"model": "digits_vit", "sparsities": [0.5, 0.8, 0.95], "latency": False}

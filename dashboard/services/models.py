@@ -15,21 +15,21 @@ from pruning_core.errors import UserInputError
 
 def model_names() -> list[str]:
     """Registered model names (sample models first)."""
-    from pruning_core.models import MODELS
+    from pruning_core.models.registry import MODELS
 
     return MODELS.names()
 
 
 def model_label(name: str) -> str:
     """Name with the untrained caveat, for select boxes."""
-    from pruning_core.models import MODELS
+    from pruning_core.models.registry import MODELS
 
     return MODELS.get(name).label
 
 
 def model_description(name: str) -> str:
     """One-line description of a model."""
-    from pruning_core.models import MODELS
+    from pruning_core.models.registry import MODELS
 
     return MODELS.get(name).description
 
@@ -46,7 +46,7 @@ def architecture(name: str) -> Any:
     """The model's architecture with seeded random weights (shapes only; never pruned)."""
     import torch
 
-    from pruning_core.models import MODELS
+    from pruning_core.models.registry import MODELS
 
     torch.manual_seed(0)
     return MODELS.get(name).factory().eval()
@@ -55,9 +55,9 @@ def architecture(name: str) -> Any:
 @st.cache_data(show_spinner=False)
 def layer_table(name: str) -> pd.DataFrame:
     """Prunable layers in model order: name, type, shape, 2-D view, params, MACs per sample."""
-    from pruning_core.layers import prunable_layers
-    from pruning_core.metrics import layer_macs
-    from pruning_core.models import MODELS
+    from pruning_core.models.layers import prunable_layers
+    from pruning_core.models.metrics import layer_macs
+    from pruning_core.models.registry import MODELS
 
     model = architecture(name)
     macs = layer_macs(model, MODELS.get(name).input_shape)
@@ -78,8 +78,8 @@ def layer_table(name: str) -> pd.DataFrame:
 
 def default_skip(name: str) -> list[str]:
     """Layers a recipe leaves dense when ``skip_layers`` is null (first and last)."""
-    from pruning_core.layers import default_skip as engine_default
-    from pruning_core.layers import prunable_layers
+    from pruning_core.models.layers import default_skip as engine_default
+    from pruning_core.models.layers import prunable_layers
 
     return engine_default(prunable_layers(architecture(name)))
 
@@ -95,8 +95,8 @@ def dense_accuracy(name: str, weights: str | None, stamp: float = 0.0) -> dict[s
 
     ``stamp`` (the file's mtime) only makes the cache notice a changed file.
     """
-    from pruning_core.metrics import count_params, dense_bytes, evaluate
-    from pruning_core.models import MODELS, build_model
+    from pruning_core.models.metrics import count_params, dense_bytes, evaluate
+    from pruning_core.models.registry import MODELS, build_model
 
     spec = MODELS.get(name)
     facts: dict[str, Any] = {"val_accuracy": None, "test_accuracy": None, "note": ""}
@@ -124,8 +124,8 @@ def save_upload(model_name: str, data: bytes, filename: str) -> str:
     Raises:
         UserInputError: not safetensors, or names/shapes do not match the model.
     """
-    from pruning_core.models import MODELS
-    from pruning_core.weights import load_weights_bytes
+    from pruning_core.models.registry import MODELS
+    from pruning_core.models.weights import load_weights_bytes
 
     if not filename.lower().endswith(".safetensors"):
         raise UserInputError("weights", f"'{filename}': only .safetensors files are accepted")

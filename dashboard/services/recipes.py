@@ -42,10 +42,10 @@ def check_recipe(draft: dict[str, Any]) -> tuple[Any, list[Issue], pd.DataFrame]
 
 def _layer_notes(recipe: Any) -> dict[str, str]:
     """Why each layer that will not be pruned is left alone."""
-    from pruning_core.api import select_layers
-    from pruning_core.layers import prunable_layers, resolve_skip
-    from pruning_core.models import MODELS
-    from pruning_core.structures import incompatibility
+    from pruning_core.pipeline.run import select_layers
+    from pruning_core.models.layers import prunable_layers, resolve_skip
+    from pruning_core.models.registry import MODELS
+    from pruning_core.structures.grouping import incompatibility
 
     model = architecture(recipe.model)
     lenient = recipe.with_updates(
@@ -79,10 +79,10 @@ def _layer_notes(recipe: Any) -> dict[str, str]:
 
 def _fit_issues(recipe: Any) -> list[Issue]:
     """Problems the engine would raise at run time, found now."""
-    from pruning_core.api import gradual_end_step, select_layers
+    from pruning_core.pipeline.run import gradual_end_step, select_layers
     from pruning_core.criteria import CRITERIA
-    from pruning_core.finetune import steps_per_epoch
-    from pruning_core.models import MODELS
+    from pruning_core.pipeline.finetune import steps_per_epoch
+    from pruning_core.models.registry import MODELS
 
     spec, issues = MODELS.get(recipe.model), []
     try:
@@ -119,7 +119,7 @@ def _fit_issues(recipe: Any) -> list[Issue]:
 
 def estimate(recipe: Any, plan: pd.DataFrame) -> dict[str, float]:
     """Before-the-run estimate, assuming every pruned layer reaches the target sparsity."""
-    from pruning_core.metrics import BYTES_PER_ELEMENT
+    from pruning_core.models.metrics import BYTES_PER_ELEMENT
 
     pruned = plan["plan"] == "prune"
     kept = plan["params"].where(~pruned, plan["params"] * (1 - recipe.sparsity))
@@ -138,7 +138,7 @@ def sweep_recipes(
     recipe: Any, names: list[str], sparsities: list[float], seeds: list[int]
 ) -> list[Any]:
     """The validated recipes of a sweep: criteria x sparsities x seeds (N:M fixes sparsity)."""
-    from pruning_core.sweep import sweep_recipes as engine_sweep
+    from pruning_core.pipeline.sweep import sweep_recipes as engine_sweep
 
     return engine_sweep(recipe, names, sparsities, seeds)
 

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.services.store import store
-from pruning_core.sensitivity_plan import allocated_recipe, propose, uniform
+from pruning_core.sensitivity.plan import allocated_recipe, propose, uniform
 
 EDITOR_LABEL = "sensitivity editor"
 PREDICTION_FILE = "prediction.json"
@@ -29,7 +29,7 @@ def queue_profile(job: dict[str, Any]) -> int:
     Raises:
         UserInputError: a field of the job is invalid (named in the error).
     """
-    from pruning_core.sensitivity import parse_job
+    from pruning_core.sensitivity.profile import parse_job
 
     parsed = parse_job(job)
     return store().enqueue(parsed.model_dump(mode="json"), label="sensitivity")
@@ -142,7 +142,7 @@ def _editor_runs(store_path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
 
 def profile_models() -> list[str]:
     """Registered models with data (a profile evaluates on the validation split)."""
-    from pruning_core.models import MODELS
+    from pruning_core.models.registry import MODELS
 
     return [name for name in MODELS.names() if MODELS.get(name).data is not None]
 

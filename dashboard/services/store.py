@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import frames
-from pruning_core.runs import RunStore, default_store_path
-from pruning_core.worker import ensure_worker, startup_failure
+from pruning_core.runs.store import RunStore, default_store_path
+from pruning_core.runs.launcher import ensure_worker, startup_failure
 
 AUTOSTART_ENV = "PRUNING_CORE_AUTOSTART_WORKER"  # "0": never start a worker (tests)
 RESULTS_ENV = "PRUNING_CORE_RESULTS"  # folder of measured benchmark rows (JSON / CSV)
@@ -118,7 +118,7 @@ def artifact_path(run_id: int, name: str) -> Path:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _results(path: str, stamp: float) -> dict[str, Any]:
-    from pruning_core.artifacts import load_results
+    from pruning_core.pipeline.artifacts import load_results
 
     return load_results(Path(path).parent)
 
@@ -139,7 +139,7 @@ def measurements() -> pd.DataFrame:
 def this_device() -> str:
     """This machine, in the words benchmark rows use for ``device`` (``cpu: <model>``)."""
     try:
-        from pruning_core.benchmark import cpu_model
+        from pruning_core.bench.latency import cpu_model
     except ImportError:  # benchmarks not installed: name the architecture
         import platform
 

@@ -1,6 +1,6 @@
 """Pruning criteria: pure score functions ``score(weight, stats) -> Tensor`` (higher = keep).
 
-A criterion never builds a mask; structures do (see :mod:`pruning_core.structures`).
+A criterion never builds a mask; structures do (see :mod:`pruning_core.structures.grouping`).
 Importing this package registers every built-in criterion in :data:`CRITERIA`.
 """
 
@@ -61,7 +61,7 @@ class Criterion:
             over the whole layer.
         reconstruct: one-shot layer pruning from calibration statistics; when set, unstructured
             and N:M runs prune block by block on the outputs of the already pruned blocks
-            (see :mod:`pruning_core.sequential`).
+            (see :mod:`pruning_core.pruning.sequential`).
         structures: structure kinds the criterion supports (``None``: all).
     """
 

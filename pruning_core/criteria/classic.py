@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from pruning_core.criteria import Criterion, LayerStats, register_criterion
-from pruning_core.layers import as_2d
+from pruning_core.models.layers import as_2d
 
 
 def _require(value: torch.Tensor | None, what: str, criterion: str) -> torch.Tensor:

@@ -6,7 +6,7 @@ Follows the reference implementation (IST-DASLab/sparsegpt, ``SparseGPT.fasterpr
    their weights set to zero; dampening ``percdamp * mean(diag H)`` is added to the diagonal.
 2. ``U = chol(H^-1, upper)``, the reference's ``cholesky -> cholesky_inverse ->
    cholesky(upper)``, computed as one Cholesky and one triangular inverse (same matrix,
-   see :func:`pruning_core.hessian.inverse_hessian_factor`).
+   see :func:`pruning_core.criteria.hessian.inverse_hessian_factor`).
 3. Columns are processed in blocks of ``blocksize`` with lazy batch updates: inside a block
    each column is pruned and its error ``(w - q) / U_jj`` is propagated into the block's
    later columns; after the block, into all later columns at once with one matrix product.
@@ -36,9 +36,9 @@ from contextlib import contextmanager
 import torch
 
 from pruning_core.criteria import Criterion, LayerStats, register_criterion
+from pruning_core.criteria.hessian import hessian, inverse_hessian_factor
 from pruning_core.criteria.wanda import check_layer, wanda_score
-from pruning_core.hessian import hessian, inverse_hessian_factor
-from pruning_core.row_selection import row_keep_mask
+from pruning_core.masks.row_selection import row_keep_mask
 
 DEFAULT_BLOCKSIZE = 128
 DEFAULT_PERCDAMP = 0.01

@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 
 from pruning_core.criteria import Criterion, LayerStats, register_criterion
-from pruning_core.layers import as_2d
-from pruning_core.row_selection import row_keep_mask
-from pruning_core.structures import nm_mask
+from pruning_core.masks.nm import nm_mask
+from pruning_core.masks.row_selection import row_keep_mask
+from pruning_core.models.layers import as_2d
 
 
 def check_nm(nm: tuple[int, int] | None, in_features: int) -> None:

@@ -1,7 +1,7 @@
 """Storage formats with exact byte counts: dense(+mask), CSR, CSC, BSR, 2:4, channel-removed,
 codebook (weight sharing); plus "measured 2:4" selection from stored GPU results.
 
-Importable with torch alone (no pydantic), like :mod:`pruning_core.semi_structured`.
+Importable with torch alone (no pydantic), like :mod:`pruning_core.formats.semi_structured`.
 """
 
 from pruning_core.formats.builtin import FORMATS, Format, FormatOptions, is_two_of_four

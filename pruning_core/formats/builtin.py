@@ -1,7 +1,7 @@
 """The built-in storage formats: layouts computed from a dense weight with zeros.
 
 Every format reads the weight as its 2-D view ``(out, in * kernel)`` (see
-:func:`pruning_core.layers.as_2d`) and returns ``None`` where it cannot store the weight
+:func:`pruning_core.models.layers.as_2d`) and returns ``None`` where it cannot store the weight
 (a block that does not divide the shape, a weight without a valid 2:4 pattern, too many
 distinct values for a codebook). Index counts follow torch's own conversions
 (``to_sparse_csr``/``to_sparse_csc``/``to_sparse_bsr``), whose compressed and plain
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from pruning_core.formats.layout import Layout
+from pruning_core.formats.semi_structured import compressed_bytes
 from pruning_core.registry import Registry
-from pruning_core.semi_structured import compressed_bytes
 
 MAX_CODEBOOK = 256
 

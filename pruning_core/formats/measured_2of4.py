@@ -158,7 +158,7 @@ def linear_shapes(model: Any) -> dict[str, tuple[int, int]]:
 
 def apply_plan(model: Any, plan: Plan) -> list[str]:
     """Convert the plan's layers of a CUDA, 2:4-pruned ``model`` in place; returns their names."""
-    from pruning_core.semi_structured import convert_linear
+    from pruning_core.formats.semi_structured import convert_linear
 
     for name, backend in plan.converted.items():
         convert_linear(model.get_submodule(name), backend)

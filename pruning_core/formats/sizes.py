@@ -16,7 +16,7 @@ from torch import nn
 
 from pruning_core.formats.builtin import FORMATS, FormatOptions
 from pruning_core.formats.layout import PRECISION_BYTES, PRECISIONS, ByteCount, Layout
-from pruning_core.layers import prunable_layers
+from pruning_core.models.layers import prunable_layers
 
 
 def layer_layouts(weight: torch.Tensor, options: FormatOptions) -> dict[str, Layout | None]:

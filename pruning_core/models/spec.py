@@ -1,0 +1,46 @@
+"""What the engine needs to know about a model: :class:`ModelSpec`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from pruning_core.models.data import DataFn
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build a model and what it is trained on.
+
+    Attributes:
+        name: registry name.
+        factory: builds the architecture (random init).
+        input_shape: one sample's shape, without batch.
+        weights: safetensors file with trained weights, or ``None`` (random init).
+        data: returns ``{"train", "val", "test"}`` splits, or ``None`` (no accuracy).
+        description: one line for listings.
+        channel_prunable: globs of layers whose output channels may be removed
+            (``None``: every prunable layer); attention projections are excluded this way.
+    """
+
+    name: str
+    factory: Callable[[], nn.Module]
+    input_shape: tuple[int, ...]
+    weights: Path | None = None
+    data: DataFn | None = None
+    description: str = ""
+    channel_prunable: tuple[str, ...] | None = field(default=None)
+
+    @property
+    def trained(self) -> bool:
+        return self.weights is not None and self.data is not None
+
+    @property
+    def label(self) -> str:
+        """Name plus the honest caveat for untrained models."""
+        if self.trained:
+            return self.name
+        return f"{self.name} (untrained: structure and speed only, no accuracy)"

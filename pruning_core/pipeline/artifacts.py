@@ -1,0 +1,77 @@
+"""Write and read a run's artifacts: recipe.yaml, results.json, layers.csv, model.safetensors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import save_file
+
+from pruning_core.pipeline.report import LAYER_COLUMNS
+from pruning_core.pipeline.run import RunResult
+
+RECIPE_FILE = "recipe.yaml"
+RESULTS_FILE = "results.json"
+LAYERS_FILE = "layers.csv"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def results_document(result: RunResult) -> dict[str, Any]:
+    """The content of results.json."""
+    return _json_safe(
+        {
+            "summary": result.summary,
+            "layers": result.layers,
+            "curves": result.curves,
+            "environment": result.environment,
+            "timing": result.timing,
+            "sizes": result.sizes,
+            "recipe": result.recipe.model_dump(mode="json"),
+        }
+    )
+
+
+def write_layers_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Per-layer rows as CSV (shapes written as ``AxB``)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LAYER_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            flat = dict(row)
+            for key in ("shape", "shape_original"):
+                flat[key] = "x".join(str(side) for side in row[key])
+            writer.writerow(flat)
+
+
+def save_run(result: RunResult, out_dir: str | Path) -> Path:
+    """Write all four artifacts into ``out_dir`` (created if needed)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RECIPE_FILE).write_text(result.recipe.to_yaml(), encoding="utf-8")
+    (out / RESULTS_FILE).write_text(
+        json.dumps(results_document(result), indent=2), encoding="utf-8"
+    )
+    write_layers_csv(result.layers, out / LAYERS_FILE)
+    state = {
+        name: tensor.detach().contiguous() for name, tensor in result.model.state_dict().items()
+    }
+    save_file(state, str(out / WEIGHTS_FILE), metadata={"recipe": result.recipe.model_dump_json()})
+    return out
+
+
+def load_results(out_dir: str | Path) -> dict[str, Any]:
+    """Read results.json of a run directory."""
+    return json.loads((Path(out_dir) / RESULTS_FILE).read_text(encoding="utf-8"))

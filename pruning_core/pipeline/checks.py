@@ -1,0 +1,237 @@
+"""The one place recipe rules live: ``check(recipe, spec) -> list[Problem]``.
+
+The CLI prints the first problem, :func:`pruning_core.pipeline.run.prune` raises it, and
+the dashboard lists them all beside the form; nobody restates a rule. Rules that need
+no model (criterion names, what a structure allows) come first, then the ones that need
+the model's data, then the ones that need its layers, in the order a run meets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import get_args
+
+from torch import nn
+
+from pruning_core.criteria import CRITERIA, Criterion
+from pruning_core.errors import Problem, UserInputError
+from pruning_core.models.data import Split
+from pruning_core.models.registry import MODELS
+from pruning_core.models.spec import ModelSpec
+from pruning_core.pipeline.finetune import steps_per_epoch
+from pruning_core.pipeline.schedules import default_end_step
+from pruning_core.pruning.layer_selection import (
+    LayerSelection,
+    build_prunable_model,
+    select_layers,
+)
+from pruning_core.recipe import Recipe, StructureKind
+
+
+@dataclass
+class Inspection:
+    """A recipe checked against a model: its problems and, when built, the layer selection."""
+
+    problems: list[Problem] = field(default_factory=list)
+    model: nn.Module | None = None
+    selection: LayerSelection | None = None
+
+
+def _criterion_problems(recipe: Recipe) -> list[Problem]:
+    if recipe.criterion not in CRITERIA:
+        return [
+            Problem(
+                "criterion",
+                f"unknown criterion '{recipe.criterion}'; allowed: {', '.join(CRITERIA.names())}",
+                tuple(CRITERIA.names()),
+            )
+        ]
+    allowed = CRITERIA.get(recipe.criterion).structures
+    kind = recipe.structure.kind
+    if allowed is not None and kind not in allowed:
+        kinds = tuple(k for k in get_args(StructureKind) if k in allowed)
+        return [
+            Problem(
+                "structure",
+                f"criterion '{recipe.criterion}' does not support '{kind}'; "
+                f"allowed: {', '.join(kinds)}",
+                kinds,
+            )
+        ]
+    return []
+
+
+def _allocation_problems(recipe: Recipe) -> list[Problem]:
+    structure = recipe.structure
+    allowed = structure.allowed_allocations
+    if recipe.allocation in allowed:
+        return []
+    if structure.removes_heads:
+        why = "structure 'head' removes the same share of heads from every attention module"
+    else:
+        why = f"{structure.label()} fixes every layer's sparsity (on or off)"
+    return [
+        Problem(
+            "allocation",
+            f"'{recipe.allocation}' does not apply: {why}; allowed: {', '.join(allowed)}",
+            allowed,
+        )
+    ]
+
+
+def _layer_sparsity_values(recipe: Recipe) -> list[Problem]:
+    if recipe.layer_sparsity is None:
+        return []
+    if recipe.structure.removes_heads:
+        return [
+            Problem(
+                "layer_sparsity",
+                "structure 'head' removes the same share of heads everywhere; omit it",
+            )
+        ]
+    problems = []
+    for name, value in recipe.layer_sparsity.items():
+        why = recipe.structure.layer_sparsity_problem(value)
+        if why is not None:
+            problems.append(Problem("layer_sparsity", f"'{name}': {why}"))
+    return problems
+
+
+def recipe_problems(recipe: Recipe) -> list[Problem]:
+    """Problems visible from the recipe alone (no model needed)."""
+    return (
+        _criterion_problems(recipe) + _allocation_problems(recipe) + _layer_sparsity_values(recipe)
+    )
+
+
+def finetune_steps(recipe: Recipe, train: Split | None) -> int:
+    """Optimizer steps of one finetuning round (0 without training data)."""
+    if train is None:
+        return 0
+    return recipe.finetune.epochs * steps_per_epoch(len(train), recipe.finetune.batch_size)
+
+
+def gradual_end_step(recipe: Recipe, total_steps: int) -> int:
+    """The gradual schedule's end step within a finetune budget of ``total_steps``.
+
+    Raises:
+        UserInputError: no finetuning to prune during, or the steps outside the budget.
+    """
+    problem = _gradual_problem(recipe, total_steps)
+    if problem is not None:
+        raise problem.as_error()
+    schedule = recipe.schedule
+    if schedule.end_step is not None:
+        return schedule.end_step
+    return default_end_step(total_steps, schedule.start_step)
+
+
+def _gradual_problem(recipe: Recipe, total_steps: int) -> Problem | None:
+    schedule = recipe.schedule
+    if total_steps == 0:
+        return Problem(
+            "finetune.epochs", "the gradual schedule prunes while finetuning; set epochs >= 1"
+        )
+    budget = f"the finetune budget has {total_steps} optimizer steps"
+    if schedule.start_step > total_steps:
+        return Problem(
+            "schedule.start_step",
+            f"start step must lie in [0, {total_steps}] ({budget}), got {schedule.start_step}",
+        )
+    end = (
+        schedule.end_step
+        if schedule.end_step is not None
+        else default_end_step(total_steps, schedule.start_step)
+    )
+    if end > total_steps or schedule.start_step > end:
+        return Problem(
+            "schedule.end_step",
+            f"must lie in [start_step={schedule.start_step}, {total_steps}] ({budget}), got {end}",
+        )
+    return None
+
+
+def _data_problems(recipe: Recipe, spec: ModelSpec, criterion: Criterion | None) -> list[Problem]:
+    if spec.data is not None:
+        return []
+    problems = []
+    if criterion is not None and criterion.needs:
+        allowed = tuple(name for name in CRITERIA if not CRITERIA.get(name).needs)
+        problems.append(
+            Problem(
+                "criterion",
+                f"'{criterion.name}' needs calibration data but {spec.label} has none; "
+                f"allowed: {', '.join(allowed)}",
+                allowed,
+            )
+        )
+    if recipe.finetune.epochs:
+        problems.append(
+            Problem("finetune.epochs", f"{spec.label} has no data to finetune on; set 0", ("0",))
+        )
+    if recipe.layer_sparsity is None and recipe.allocation in ("owl", "sensitivity"):
+        allowed = ("uniform", "global", "erk")
+        problems.append(
+            Problem(
+                "allocation",
+                f"'{recipe.allocation}' measures on data and {spec.label} has none; "
+                f"allowed: {', '.join(allowed)}",
+                allowed,
+            )
+        )
+    return problems
+
+
+def _selection_problems(recipe: Recipe, selection: LayerSelection) -> list[Problem]:
+    problems = list(selection.problems)
+    if recipe.layer_sparsity is not None and not problems:
+        pruned = [layer.name for layer in selection.active]
+        for name in recipe.layer_sparsity:
+            if name not in pruned:
+                why = selection.notes.get(name, "not a prunable layer of this model")
+                problems.append(
+                    Problem(
+                        "layer_sparsity",
+                        f"'{name}' is not a layer this recipe prunes ({why}); "
+                        f"pruned: {', '.join(pruned)}",
+                        tuple(pruned),
+                    )
+                )
+    return problems
+
+
+def inspect_recipe(
+    recipe: Recipe, spec: ModelSpec | None = None, model: nn.Module | None = None
+) -> Inspection:
+    """Check ``recipe`` and keep what was built on the way (the run reuses it)."""
+    try:
+        spec = spec or MODELS.get(recipe.model)
+    except UserInputError as error:
+        return Inspection([Problem.of(error)])
+    problems = recipe_problems(recipe)
+    criterion = CRITERIA.get(recipe.criterion) if recipe.criterion in CRITERIA else None
+    problems += _data_problems(recipe, spec, criterion)
+    if recipe.schedule.kind == "gradual" and spec.data is not None:
+        gradual = _gradual_problem(recipe, finetune_steps(recipe, spec.data()["train"]))
+        problems += [gradual] if gradual is not None else []
+    if model is None:
+        try:
+            model = build_prunable_model(spec, recipe, recipe.weights)
+        except UserInputError as error:
+            return Inspection(problems + [Problem.of(error)])
+    selection = select_layers(model, spec, recipe)
+    problems += _selection_problems(recipe, selection)
+    return Inspection(problems, model, selection)
+
+
+def check(
+    recipe: Recipe, spec: ModelSpec | None = None, model: nn.Module | None = None
+) -> list[Problem]:
+    """Everything wrong with running ``recipe`` on the model (empty: it will run).
+
+    Args:
+        recipe: a parsed recipe.
+        spec: the model's spec (default: looked up by ``recipe.model``).
+        model: the already built dense model, if the caller has one (it is not changed).
+    """
+    return inspect_recipe(recipe, spec, model).problems

@@ -1,0 +1,338 @@
+"""The run store: a SQLite queue of runs shared by the dashboard and worker processes.
+
+A run moves ``queued -> running -> done | failed | cancelled``. Workers claim runs in
+one write transaction (two workers never get the same run), write progress from the
+engine's callbacks and heartbeat while they work. A run whose worker is gone (killed,
+crashed, machine lost) is marked failed with the reason by the next worker or
+dashboard that looks (:meth:`RunStore.recover`).
+
+The store is one file (default ``$PRUNING_CORE_STORE`` or ``./runs/runs.sqlite``);
+artifacts live next to it, one folder per run id (``artifacts/<id>/``). This module
+imports no torch, so the dashboard reads the queue without loading the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pruning_core.runs.liveness import HEARTBEAT_TIMEOUT_S, death_reason, worker_is_dead
+from pruning_core.runs.records import (
+    FINISHED,
+    GONE,
+    SCHEMA,
+    STATES,
+    RunRecord,
+    WorkerRecord,
+    default_store_path,
+)
+
+if TYPE_CHECKING:
+    from pruning_core.recipe import Recipe
+
+__all__ = [
+    "FINISHED",
+    "STATES",
+    "RunRecord",
+    "RunStore",
+    "WorkerRecord",
+    "default_store_path",
+]
+
+
+class RunStore:
+    """The SQLite run queue, safe to share between processes and threads.
+
+    Every method opens its own short-lived connection, so one instance may serve
+    Streamlit sessions and a worker's heartbeat thread alike.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """Open the store at ``path`` (created if needed; default ``default_store_path()``)."""
+        self.path = Path(path) if path is not None else default_store_path()
+        self.root = self.path.parent
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken up front, so read-then-write steps never interleave."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def artifacts_dir(self, run_id: int) -> Path:
+        """Folder of one run's artifacts (recipe, results, layers CSV, weights)."""
+        return self.root / "artifacts" / str(run_id)
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Folder of uploaded weights files that recipes refer to."""
+        return self.root / "uploads"
+
+    # -- queue ----------------------------------------------------------------------------
+
+    def enqueue(
+        self, recipe: Recipe | dict[str, Any], label: str = "", sweep: str | None = None
+    ) -> int:
+        """Add one run; returns its id."""
+        return self.enqueue_many([recipe], label=label, sweep=sweep)[0]
+
+    def enqueue_many(
+        self, recipes: Iterable[Recipe | dict[str, Any]], label: str = "", sweep: str | None = None
+    ) -> list[int]:
+        """Add several runs in one transaction (a sweep); returns their ids in order."""
+        now, ids = time.time(), []
+        with self.transaction() as db:
+            for recipe in recipes:
+                data = recipe if isinstance(recipe, dict) else recipe.model_dump(mode="json")
+                cursor = db.execute(
+                    "INSERT INTO runs (state, recipe, label, sweep, created) "
+                    "VALUES ('queued', ?, ?, ?, ?)",
+                    (json.dumps(data), label, sweep, now),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def get(self, run_id: int) -> RunRecord | None:
+        """One run, or ``None`` if there is no such id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return RunRecord.from_row(row) if row else None
+
+    def list_runs(
+        self, states: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally only those in ``states``."""
+        query, args = "SELECT * FROM runs", list(states) if states is not None else None
+        if args is not None:
+            query += f" WHERE state IN ({', '.join('?' * len(args))})"
+        query += " ORDER BY id DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        with self._connect() as db:
+            return [RunRecord.from_row(row) for row in db.execute(query, args or [])]
+
+    def counts(self) -> dict[str, int]:
+        """Number of runs in each state (every state present, zero if none)."""
+        with self._connect() as db:
+            rows = db.execute("SELECT state, COUNT(*) FROM runs GROUP BY state").fetchall()
+        return {state: 0 for state in STATES} | {row[0]: int(row[1]) for row in rows}
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """A cheap value that changes whenever any run changes (for caching views of the queue)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT COUNT(*), MAX(id), SUM(id * LENGTH(state)), SUM(progress), MAX(heartbeat), "
+                "MAX(finished), SUM(cancel_requested) FROM runs"
+            ).fetchone()
+        return tuple(row)
+
+    def claim(self, worker_id: str) -> RunRecord | None:
+        """Atomically take the oldest queued run for ``worker_id``; ``None`` if none waits."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE runs SET state = 'running', worker = ?, started = ?, heartbeat = ?, "
+                "phase = 'start', progress = 0, message = '' WHERE id = ?",
+                (worker_id, now, now, row[0]),
+            )
+            db.execute(
+                "UPDATE workers SET state = 'busy', run_id = ?, heartbeat = ? WHERE id = ?",
+                (row[0], now, worker_id),
+            )
+            claimed = db.execute("SELECT * FROM runs WHERE id = ?", (row[0],)).fetchone()
+        return RunRecord.from_row(claimed)
+
+    def update_progress(
+        self, run_id: int, worker_id: str, phase: str, fraction: float, message: str
+    ) -> bool:
+        """Record the progress of a running run; returns whether a cancel was requested."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET phase = ?, progress = ?, message = ?, heartbeat = ? "
+                "WHERE id = ? AND worker = ? AND state = 'running'",
+                (phase, min(max(fraction, 0.0), 1.0), message, time.time(), run_id, worker_id),
+            )
+            row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def cancel_requested(self, run_id: int) -> bool:
+        """Whether the user asked to cancel ``run_id``."""
+        with self._connect() as db:
+            row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def finish(
+        self,
+        run_id: int,
+        worker_id: str,
+        state: str,
+        summary: dict[str, Any] | None = None,
+        error: str | None = None,
+        error_field: str | None = None,
+    ) -> bool:
+        """Close a running run as done, failed or cancelled; False if the worker lost it."""
+        if state not in FINISHED:
+            raise ValueError(f"state must be one of {FINISHED}, got {state!r}")
+        now = time.time()
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET state = ?, finished = ?, summary = ?, error = ?, error_field = ?, "
+                "progress = CASE WHEN ? = 'done' THEN 1 ELSE progress END, heartbeat = ? "
+                "WHERE id = ? AND worker = ? AND state = 'running'",
+                (
+                    state,
+                    now,
+                    json.dumps(summary) if summary is not None else None,
+                    error,
+                    error_field,
+                    state,
+                    now,
+                    run_id,
+                    worker_id,
+                ),
+            )
+            db.execute(
+                "UPDATE workers SET state = 'idle', run_id = NULL WHERE id = ?", (worker_id,)
+            )
+        return cursor.rowcount == 1
+
+    def requeue(self, run_id: int, worker_id: str) -> bool:
+        """Give a running run back to the queue (its worker was asked to stop)."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET state = 'queued', worker = NULL, started = NULL, "
+                "heartbeat = NULL, phase = '', progress = 0, "
+                "message = 'back in the queue: its worker was stopped' "
+                "WHERE id = ? AND worker = ? AND state = 'running'",
+                (run_id, worker_id),
+            )
+        return cursor.rowcount == 1
+
+    def request_cancel(self, run_id: int) -> str | None:
+        """Cancel a run: a queued one at once, a running one at its worker's next check.
+
+        Returns:
+            The state afterwards (``cancelled`` or ``running``), or ``None`` if the run
+            does not exist or had already finished.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None or row[0] in FINISHED:
+                return None
+            if row[0] == "queued":
+                db.execute(
+                    "UPDATE runs SET state = 'cancelled', finished = ?, "
+                    "message = 'cancelled before it started' WHERE id = ?",
+                    (time.time(), run_id),
+                )
+                return "cancelled"
+            db.execute(
+                "UPDATE runs SET cancel_requested = 1, message = 'cancelling...' WHERE id = ?",
+                (run_id,),
+            )
+            return "running"
+
+    def delete(self, run_ids: Iterable[int]) -> list[int]:
+        """Forget finished runs (rows only; the caller removes artifacts); returns those deleted."""
+        with self.transaction() as db:
+            return [
+                run_id
+                for run_id in run_ids
+                if db.execute(
+                    "DELETE FROM runs WHERE id = ? AND state IN ('done', 'failed', 'cancelled')",
+                    (run_id,),
+                ).rowcount
+            ]
+
+    # -- workers --------------------------------------------------------------------------
+
+    def register_worker(self, worker_id: str, pid: int, host: str, state: str = "idle") -> None:
+        """Insert or refresh a worker's row."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO workers (id, pid, host, state, started, heartbeat) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                "SET state = excluded.state, heartbeat = excluded.heartbeat",
+                (worker_id, pid, host, state, now, now),
+            )
+
+    def heartbeat(self, worker_id: str, run_id: int | None = None) -> None:
+        """Say that ``worker_id`` (and its current run) is alive."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute("UPDATE workers SET heartbeat = ? WHERE id = ?", (now, worker_id))
+            if run_id is not None:
+                db.execute(
+                    "UPDATE runs SET heartbeat = ? WHERE id = ? AND worker = ?",
+                    (now, run_id, worker_id),
+                )
+
+    def set_worker_state(self, worker_id: str, state: str) -> None:
+        """Mark a worker ``idle``, ``stopped`` or ``dead``."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE workers SET state = ?, heartbeat = ? WHERE id = ?",
+                (state, time.time(), worker_id),
+            )
+
+    def workers(self, include_gone: bool = False) -> list[WorkerRecord]:
+        """Workers as last recorded (stopped, dead and crashed ones only with ``include_gone``)."""
+        query = "SELECT * FROM workers" + (
+            "" if include_gone else " WHERE state NOT IN ('stopped', 'dead', 'crashed')"
+        )
+        with self._connect() as db:
+            return [WorkerRecord.from_row(row) for row in db.execute(query + " ORDER BY started")]
+
+    def recover(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
+        """Mark the runs of dead workers failed, with the reason; returns their ids.
+
+        A worker is dead when its process is gone (same host) or it has not heartbeaten
+        for ``timeout_s`` seconds. Cheap and safe to call from anywhere, any time.
+        """
+        now, failed = time.time(), []
+        with self.transaction() as db:
+            workers = {
+                row["id"]: WorkerRecord.from_row(row) for row in db.execute("SELECT * FROM workers")
+            }
+            for worker in workers.values():
+                if worker.state not in GONE and worker_is_dead(worker, now, timeout_s):
+                    gone = "crashed" if worker.state == "starting" else "dead"
+                    db.execute("UPDATE workers SET state = ? WHERE id = ?", (gone, worker.id))
+            for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
+                run = RunRecord.from_row(row)
+                reason = death_reason(run, workers.get(run.worker or ""), now, timeout_s)
+                if reason is not None:
+                    db.execute(
+                        "UPDATE runs SET state = 'failed', finished = ?, error = ?, "
+                        "error_field = NULL WHERE id = ? AND state = 'running'",
+                        (now, reason, run.id),
+                    )
+                    failed.append(run.id)
+        return failed
