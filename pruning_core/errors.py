@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 
 class UserInputError(ValueError):
     """Bad input from a user: names the offending field and the allowed values."""
 
+    MAX_MESSAGE = 2000  # a hostile input must never turn into a megabyte-long error line
+
     def __init__(self, field: str, message: str) -> None:
+        field, message = shorten(field, 200), shorten(message, self.MAX_MESSAGE)
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
@@ -45,3 +50,23 @@ class Problem:
     def of(cls, error: UserInputError) -> Problem:
         """The problem an engine step raised."""
         return cls(error.field, error.message)
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """``str(value)`` cut to ``limit`` characters, so a hostile input is never echoed whole."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text):,} characters)"
+
+
+def from_validation_error(error: ValidationError, document: str) -> UserInputError:
+    """The first pydantic validation error as a one-line :class:`UserInputError`."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or document
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown field (not part of a {document})"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    elif first["type"] == "finite_number":
+        message = "must be a finite number (NaN and Inf are not allowed)"
+    return UserInputError(shorten(field, 200), message)

@@ -7,162 +7,33 @@ The YAML a user exports from the dashboard or writes by hand is exactly
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from pruning_core.errors import UserInputError
+from pruning_core.errors import UserInputError, from_validation_error
+from pruning_core.structure import (
+    AllocationKind,
+    AllocationName,
+    Frozen,
+    Structure,
+    StructureKind,
+)
+from pruning_core.yaml_input import load_yaml_file, load_yaml_text
 
-StructureKind = Literal["unstructured", "n:m", "block", "channel", "head"]
-AllocationKind = Literal["uniform", "global", "erk"]  # decided from one step's scores
-# ``sensitivity`` and ``owl`` are resolved once into explicit ``layer_sparsity`` by the run
-AllocationName = Literal["uniform", "global", "erk", "sensitivity", "owl"]
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
+MAX_LIST_ITEMS = 10_000  # skip_layers patterns, layer_sparsity entries
+MAX_SEED = 2**32 - 1
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Structure(_Frozen):
-    """How scores become a mask: single weights, N:M groups, blocks or whole channels.
-
-    ``head`` removes whole attention heads instead (q/k/v rows and output-projection
-    columns); the recipe's ``sparsity`` is then the share of heads removed from every
-    attention module (rounded, at least one head kept).
-    """
-
-    kind: StructureKind = "unstructured"
-    n: int = Field(2, ge=1, description="N of N:M: nonzeros kept in every M consecutive inputs")
-    m: int = Field(4, ge=2, le=64, description="M of N:M")
-    block: tuple[int, int] = (4, 4)
-    skip_incompatible: bool = Field(
-        False,
-        description="skip layers whose shape does not fit N:M or the block instead of failing",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_shorthand(cls, value: Any) -> Any:
-        """Accept ``"2:4"`` or a kind name (``"unstructured"``, ``"channel"``, ...) as shorthand."""
-        if isinstance(value, str):
-            if ":" in value and value != "n:m":
-                n_text, _, m_text = value.partition(":")
-                if not (n_text.strip().isdigit() and m_text.strip().isdigit()):
-                    raise ValueError(f"'{value}' is not N:M with integers N < M, e.g. '2:4'")
-                return {"kind": "n:m", "n": int(n_text), "m": int(m_text)}
-            return {"kind": value}
-        return value
-
-    @model_validator(mode="after")
-    def _check_sizes(self) -> Structure:
-        if self.is_nm and not self.n < self.m:
-            raise ValueError(f"N must be smaller than M, got {self.n}:{self.m}")
-        if min(self.block) < 1:
-            raise ValueError(f"block sides must be >= 1, got {list(self.block)}")
-        return self
-
-    @property
-    def is_nm(self) -> bool:
-        """N:M: a fixed pattern in every row, so each layer is either on (1 - n/m) or off."""
-        return self.kind == "n:m"
-
-    @property
-    def removes_channels(self) -> bool:
-        """Whole output channels are removed and the model physically shrinks."""
-        return self.kind == "channel"
-
-    @property
-    def removes_heads(self) -> bool:
-        """Whole attention heads are removed (q/k/v rows, output-projection columns)."""
-        return self.kind == "head"
-
-    @property
-    def changes_shapes(self) -> bool:
-        """Pruning replaces parameters by smaller ones instead of masking them."""
-        return self.removes_channels or self.removes_heads
-
-    @property
-    def masks_single_weights(self) -> bool:
-        """Each weight is kept or zeroed on its own (unstructured, N:M): OBS-style updates fit."""
-        return self.kind in ("unstructured", "n:m")
-
-    @property
-    def has_groups(self) -> bool:
-        """Scores are grouped (weights, blocks, channels) and allocation chooses per group."""
-        return self.kind in ("unstructured", "block", "channel")
-
-    @property
-    def nm(self) -> tuple[int, int] | None:
-        """``(n, m)`` for N:M, else ``None``."""
-        return (self.n, self.m) if self.is_nm else None
-
-    @property
-    def implied_sparsity(self) -> float | None:
-        """The sparsity N:M fixes for every pruned layer (``1 - n/m``); ``None`` otherwise."""
-        return 1.0 - self.n / self.m if self.is_nm else None
-
-    @property
-    def allowed_allocations(self) -> tuple[str, ...]:
-        """Allocations that make sense for this structure."""
-        if self.removes_heads:
-            return ("uniform",)
-        every = get_args(AllocationName)
-        if self.is_nm:  # layers are on or off: OWL's graded sparsities do not apply
-            return tuple(name for name in every if name != "owl")
-        return every
-
-    def label(self) -> str:
-        """Short human name: ``unstructured``, ``2:4``, ``block 4x4``, ``channel``, ``head``."""
-        if self.is_nm:
-            return f"{self.n}:{self.m}"
-        if self.kind == "block":
-            return f"block {self.block[0]}x{self.block[1]}"
-        return self.kind
-
-    def incompatibility(self, shape_2d: tuple[int, int]) -> str | None:
-        """Why a layer of 2-D shape ``(out, in)`` cannot take this structure, or ``None``."""
-        out_features, in_features = shape_2d
-        if self.is_nm and in_features % self.m:
-            return f"input size {in_features} is not a multiple of M={self.m}"
-        if self.kind == "block":
-            bh, bw = self.block
-            if out_features % bh or in_features % bw:
-                return f"shape {out_features}x{in_features} is not divisible by block {bh}x{bw}"
-        if self.removes_channels and out_features < 2:
-            return "a layer with one output channel cannot lose channels"
-        return None
-
-    def group_count(self, shape_2d: tuple[int, int]) -> int:
-        """How many groups allocation chooses among in a layer (N:M: one, on or off)."""
-        out_features, in_features = shape_2d
-        if self.is_nm:
-            return 1
-        if self.kind == "block":
-            return (out_features // self.block[0]) * (in_features // self.block[1])
-        if self.removes_channels:
-            return out_features
-        return out_features * in_features
-
-    def layer_sparsity_problem(self, value: float) -> str | None:
-        """Why ``value`` is not a valid explicit sparsity for one layer, or ``None``."""
-        if not 0.0 <= value < 1.0:
-            return f"sparsity must lie in [0, 1), got {value:g}"
-        implied = self.implied_sparsity
-        if implied is not None and value != 0.0 and abs(value - implied) > 1e-9:
-            return f"{self.label()} layers are on ({implied:g}) or off (0), got {value:g}"
-        return None
-
-
-class Schedule(_Frozen):
+class Schedule(Frozen):
     """When pruning happens: once, in rounds with finetuning, or gradually during training."""
 
     kind: Literal["one_shot", "iterative", "gradual"] = "one_shot"
@@ -177,14 +48,14 @@ class Schedule(_Frozen):
     frequency: int = Field(10, ge=1, description="gradual: prune every this many optimizer steps")
 
 
-class Distillation(_Frozen):
+class Distillation(Frozen):
     """Knowledge distillation from the dense model (the teacher) during finetuning."""
 
     weight: float = Field(0.5, ge=0.0, le=1.0, description="share of the distillation loss")
     temperature: float = Field(4.0, gt=0.0)
 
 
-class Finetune(_Frozen):
+class Finetune(Frozen):
     """Mask-preserving finetuning; for iterative schedules, the budget of each round."""
 
     epochs: int = Field(2, ge=0, le=1000)
@@ -196,14 +67,14 @@ class Finetune(_Frozen):
     distillation: Distillation | None = None
 
 
-class Calibration(_Frozen):
+class Calibration(Frozen):
     """Training-split samples used for gradient and activation statistics."""
 
     samples: int = Field(256, ge=1)
     batch_size: int = Field(64, ge=1)
 
 
-class LowRankCompression(_Frozen):
+class LowRankCompression(Frozen):
     """Truncated SVD of each pruned layer into two smaller layers (after pruning).
 
     The rank keeps ``energy`` of the squared singular values, or is ``ratio`` of
@@ -224,7 +95,7 @@ class LowRankCompression(_Frozen):
         return self
 
 
-class WeightSharingCompression(_Frozen):
+class WeightSharingCompression(Frozen):
     """k-means of each pruned layer's nonzero weights into ``clusters`` shared values."""
 
     kind: Literal["weight_sharing"] = "weight_sharing"
@@ -236,7 +107,7 @@ Compression = Annotated[
 ]
 
 
-class Owl(_Frozen):
+class Owl(Frozen):
     """Outlier-weighed layerwise sparsity (Yin et al., 2023) for ``allocation: owl``."""
 
     threshold: float = Field(
@@ -247,7 +118,7 @@ class Owl(_Frozen):
     )
 
 
-class Recipe(_Frozen):
+class Recipe(Frozen):
     """One complete, reproducible pruning run."""
 
     model: str = "digits_cnn"
@@ -260,11 +131,14 @@ class Recipe(_Frozen):
     allocation: AllocationName = "uniform"
     layer_sparsity: dict[str, float] | None = Field(
         None,
+        max_length=MAX_LIST_ITEMS,
         description="explicit sparsity per pruned layer; overrides allocation (unlisted: dense)",
     )
     owl: Owl = Owl()
     skip_layers: list[str] | None = Field(
-        None, description="layer names or globs left dense (null: first and last layer)"
+        None,
+        max_length=MAX_LIST_ITEMS,
+        description="layer names or globs left dense (null: first and last layer)",
     )
     schedule: Schedule = Schedule()
     finetune: Finetune = Finetune()
@@ -273,7 +147,7 @@ class Recipe(_Frozen):
         None, description="after pruning: {kind: lowrank, energy} or {kind: weight_sharing}"
     )
     precision: Precision = "fp32"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @field_validator("compression", mode="before")
     @classmethod
@@ -308,17 +182,6 @@ class Recipe(_Frozen):
         return parse_recipe(data)
 
 
-def _describe(error: ValidationError) -> UserInputError:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "recipe"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown field (not part of a recipe)"
-    elif first["type"] == "missing":
-        message = "required field is missing"
-    return UserInputError(field, message)
-
-
 def parse_recipe(data: Any) -> Recipe:
     """Validate a mapping as a :class:`Recipe`, raising :class:`UserInputError` if invalid."""
     if not isinstance(data, dict):
@@ -326,30 +189,35 @@ def parse_recipe(data: Any) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as error:
-        raise _describe(error) from None
+        raise from_validation_error(error, "recipe") from None
 
 
 def recipe_from_yaml(text: str) -> Recipe:
-    """Parse YAML text (never executes tags: ``yaml.safe_load``)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None)
-        raise UserInputError(
-            "recipe", f"malformed YAML{where}" + (f": {problem}" if problem else "")
-        ) from None
-    return parse_recipe(data if data is not None else {})
+    """Parse YAML text (safe: no tags, duplicate keys refused, size and depth capped)."""
+    return parse_recipe(load_yaml_text(text, "recipe"))
 
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read a recipe YAML file."""
-    file = Path(path)
-    if not file.is_file():
-        raise UserInputError("recipe", f"file not found: {file}")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserInputError("recipe", f"cannot read {file}: {error}") from None
-    return recipe_from_yaml(text)
+    return parse_recipe(load_yaml_file(path, "recipe"))
+
+
+__all__ = [
+    "AllocationKind",
+    "AllocationName",
+    "Calibration",
+    "Compression",
+    "Distillation",
+    "Finetune",
+    "LowRankCompression",
+    "Owl",
+    "Precision",
+    "Recipe",
+    "Schedule",
+    "Structure",
+    "StructureKind",
+    "WeightSharingCompression",
+    "load_recipe",
+    "parse_recipe",
+    "recipe_from_yaml",
+]

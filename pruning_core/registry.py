@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from pruning_core.errors import UserInputError
+from pruning_core.errors import UserInputError, shorten
 
 T = TypeVar("T")
 
@@ -36,7 +36,8 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             raise UserInputError(
-                self.kind, f"unknown {self.kind} '{name}'; allowed: {', '.join(self.names())}"
+                self.kind,
+                f"unknown {self.kind} '{shorten(name)}'; allowed: {', '.join(self.names())}",
             ) from None
 
     def names(self) -> list[str]:

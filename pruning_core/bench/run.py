@@ -17,7 +17,7 @@ import torch
 from pruning_core.bench.latency import RESULTS_DIR, fixed_threads, machine_metadata, write_rows
 from pruning_core.bench.layers import crossover_points, crossover_rows, layer_rows
 from pruning_core.bench.models import compiled_variants, eager_variants, time_variants
-from pruning_core.models.registry import MODELS, build_model
+from pruning_core.models.registry import MODELS, build_model, load_data
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import Recipe
 
@@ -62,7 +62,8 @@ def run_bench(recipe: Recipe, settings: BenchSettings) -> BenchResult:
         run = prune(recipe)
         spec = MODELS.get(recipe.model)
         original = build_model(spec, recipe.weights).eval()
-        data = spec.data()["test"] if spec.data else None
+        splits = load_data(spec)
+        data = splits["test"] if splits else None
         if data is not None and len(data.y) >= settings.batch:
             batch = data.x[: settings.batch]
         else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -22,7 +22,8 @@ import torch
 import torchvision
 from torch import nn
 
-from pruning_core.errors import UserInputError
+from pruning_core.errors import UserInputError, shorten
+from pruning_core.models.data import Split
 from pruning_core.models.spec import ModelSpec
 from pruning_core.models.weights import load_weights_file
 from pruning_core.registry import Registry
@@ -49,8 +50,7 @@ class ModelRegistry(Registry[ModelSpec]):
             return
         self._defaults_loaded = True
         for name, (description, channels) in _TORCHVISION.items():
-            self.add(
-                name,
+            register_model(
                 ModelSpec(
                     name=name,
                     factory=getattr(torchvision.models, name),
@@ -58,9 +58,11 @@ class ModelRegistry(Registry[ModelSpec]):
                     description=f"{description}; random init",
                     channel_prunable=channels,
                 ),
+                "the built-in torchvision models",
             )
         for point in entry_points(group=ENTRY_POINT_GROUP):
-            register_specs(f"{point.module}:{point.attr}", point.load()())
+            target = f"{point.module}:{point.attr}"
+            register_specs(target, _call_plugin(target, point.load()))
 
     def get(self, name: str) -> ModelSpec:
         self._load_defaults()
@@ -80,38 +82,98 @@ class ModelRegistry(Registry[ModelSpec]):
 
 
 MODELS = ModelRegistry()
+_SOURCES: dict[str, str] = {}  # model name -> who registered it
 
 
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Add ``spec`` to :data:`MODELS` (a plugin's models; see the module docstring)."""
+def register_model(spec: ModelSpec, source: str = "register_model") -> ModelSpec:
+    """Add ``spec`` to :data:`MODELS` (a plugin's models; see the module docstring).
+
+    Raises:
+        UserInputError: the spec is malformed, or its name is taken by another source
+            (a built-in model or another plugin); the same source may register it again.
+    """
+    problem = spec_problem(spec)
+    if problem is not None:
+        raise UserInputError("plugin", f"'{shorten(source)}': {problem}")
+    owner = _SOURCES.get(spec.name)
+    if owner is not None and owner != source:
+        raise UserInputError(
+            "plugin",
+            f"'{shorten(source)}' registers model '{shorten(spec.name)}', which {owner} "
+            "already registered; give the model a distinct name",
+        )
+    _SOURCES[spec.name] = source
     MODELS.add(spec.name, spec)
     return spec
 
 
+def spec_problem(spec: ModelSpec) -> str | None:
+    """What is wrong with a plugin's spec, or ``None``."""
+    if not isinstance(spec.name, str) or not spec.name.strip():
+        return "a ModelSpec needs a non-empty name"
+    if not callable(spec.factory):
+        return f"model '{shorten(spec.name)}': factory is not callable"
+    shape = spec.input_shape
+    if not isinstance(shape, tuple) or not all(isinstance(s, int) and s > 0 for s in shape):
+        return f"model '{shorten(spec.name)}': input_shape must be a tuple of positive ints"
+    if spec.data is not None and not callable(spec.data):
+        return f"model '{shorten(spec.name)}': data must be a function returning the splits"
+    return None
+
+
 def register_specs(target: str, returned: object) -> list[ModelSpec]:
     """Register what a plugin function returned: one ``ModelSpec`` or a list of them."""
-    specs = [returned] if isinstance(returned, ModelSpec) else list(returned or [])  # type: ignore[call-overload]
+    if returned is None:
+        raise UserInputError("plugin", f"'{shorten(target)}' returned nothing; return ModelSpec(s)")
+    specs = [returned] if isinstance(returned, ModelSpec) else returned
+    if not isinstance(specs, list | tuple) or not specs:
+        raise UserInputError(
+            "plugin", f"'{shorten(target)}' must return a ModelSpec or a non-empty list of them"
+        )
     if not all(isinstance(spec, ModelSpec) for spec in specs):
-        raise UserInputError("plugin", f"'{target}' must return a ModelSpec or a list of them")
-    for spec in specs:
-        register_model(spec)
-    return specs
+        raise UserInputError(
+            "plugin", f"'{shorten(target)}' must return a ModelSpec or a list of them"
+        )
+    return [register_model(spec, f"plugin '{shorten(target)}'") for spec in specs]
+
+
+def _call_plugin(target: str, function: Callable[[], object]) -> object:
+    try:
+        return function()
+    except SystemExit as error:
+        raise UserInputError(
+            "plugin", f"'{shorten(target)}' tried to exit ({error.code})"
+        ) from None
+    except Exception as error:  # a plugin is user code: any failure is the user's to fix
+        raise UserInputError(
+            "plugin", f"'{shorten(target)}' raised {type(error).__name__}: {shorten(error, 300)}"
+        ) from None
 
 
 def load_plugin(target: str) -> list[ModelSpec]:
     """Import ``module:function`` and register the spec(s) it returns.
 
     Raises:
-        UserInputError: the target is malformed, cannot be imported, or returns no specs.
+        UserInputError: the target is malformed, cannot be imported or called, or does not
+            return ModelSpec(s).
     """
     module_name, _, function_name = target.partition(":")
     if not module_name or not function_name:
-        raise UserInputError("plugin", f"'{target}' is not 'module:function'")
+        raise UserInputError("plugin", f"'{shorten(target)}' is not 'module:function'")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as error:
-        raise UserInputError("plugin", f"cannot load '{target}': {error}") from None
-    return register_specs(target, function())
+    except SystemExit as error:
+        raise UserInputError(
+            "plugin", f"importing '{shorten(target)}' tried to exit ({error.code})"
+        ) from None
+    except Exception as error:  # import errors, syntax errors, errors raised by the module
+        raise UserInputError(
+            "plugin",
+            f"cannot load '{shorten(target)}': {type(error).__name__}: {shorten(error, 300)}",
+        ) from None
+    if not callable(function):
+        raise UserInputError("plugin", f"'{shorten(target)}' is not a function")
+    return register_specs(target, _call_plugin(target, function))
 
 
 def load_env_plugins() -> None:
@@ -123,8 +185,30 @@ def load_env_plugins() -> None:
 def build_model(spec: ModelSpec, weights: str | Path | None = None) -> nn.Module:
     """Build the architecture and load ``weights`` (or the spec's own), in eval mode."""
     torch.manual_seed(0)  # random-init models are the same in every run
-    model = spec.factory()
+    model = _call_plugin(f"{spec.name} factory", spec.factory)
+    if not isinstance(model, nn.Module):
+        raise UserInputError(
+            "model", f"the factory of '{shorten(spec.name)}' did not return a module"
+        )
     source = Path(weights) if weights is not None else spec.weights
     if source is not None:
         load_weights_file(model, source)
     return model.eval()
+
+
+def load_data(spec: ModelSpec) -> dict[str, Split] | None:
+    """The model's ``train``/``val``/``test`` splits (``None`` without data).
+
+    Raises:
+        UserInputError: the data function failed or returned something else.
+    """
+    if spec.data is None:
+        return None
+    splits = _call_plugin(f"{spec.name} data", spec.data)
+    if not isinstance(splits, dict) or not all(
+        isinstance(splits.get(name), Split) for name in ("train", "val", "test")
+    ):
+        raise UserInputError(
+            "model", f"the data of '{shorten(spec.name)}' must be a dict of train/val/test Splits"
+        )
+    return splits

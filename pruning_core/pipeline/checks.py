@@ -9,14 +9,13 @@ the model's data, then the ones that need its layers, in the order a run meets t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import get_args
 
 from torch import nn
 
 from pruning_core.criteria import CRITERIA, Criterion
 from pruning_core.errors import Problem, UserInputError
 from pruning_core.models.data import Split
-from pruning_core.models.registry import MODELS
+from pruning_core.models.registry import MODELS, load_data
 from pruning_core.models.spec import ModelSpec
 from pruning_core.pipeline.finetune import steps_per_epoch
 from pruning_core.pipeline.schedules import default_end_step
@@ -25,7 +24,8 @@ from pruning_core.pruning.layer_selection import (
     build_prunable_model,
     select_layers,
 )
-from pruning_core.recipe import Recipe, StructureKind
+from pruning_core.pruning.recipe_rules import recipe_problems
+from pruning_core.recipe import Recipe
 
 
 @dataclass
@@ -35,73 +35,6 @@ class Inspection:
     problems: list[Problem] = field(default_factory=list)
     model: nn.Module | None = None
     selection: LayerSelection | None = None
-
-
-def _criterion_problems(recipe: Recipe) -> list[Problem]:
-    if recipe.criterion not in CRITERIA:
-        return [
-            Problem(
-                "criterion",
-                f"unknown criterion '{recipe.criterion}'; allowed: {', '.join(CRITERIA.names())}",
-                tuple(CRITERIA.names()),
-            )
-        ]
-    allowed = CRITERIA.get(recipe.criterion).structures
-    kind = recipe.structure.kind
-    if allowed is not None and kind not in allowed:
-        kinds = tuple(k for k in get_args(StructureKind) if k in allowed)
-        return [
-            Problem(
-                "structure",
-                f"criterion '{recipe.criterion}' does not support '{kind}'; "
-                f"allowed: {', '.join(kinds)}",
-                kinds,
-            )
-        ]
-    return []
-
-
-def _allocation_problems(recipe: Recipe) -> list[Problem]:
-    structure = recipe.structure
-    allowed = structure.allowed_allocations
-    if recipe.allocation in allowed:
-        return []
-    if structure.removes_heads:
-        why = "structure 'head' removes the same share of heads from every attention module"
-    else:
-        why = f"{structure.label()} fixes every layer's sparsity (on or off)"
-    return [
-        Problem(
-            "allocation",
-            f"'{recipe.allocation}' does not apply: {why}; allowed: {', '.join(allowed)}",
-            allowed,
-        )
-    ]
-
-
-def _layer_sparsity_values(recipe: Recipe) -> list[Problem]:
-    if recipe.layer_sparsity is None:
-        return []
-    if recipe.structure.removes_heads:
-        return [
-            Problem(
-                "layer_sparsity",
-                "structure 'head' removes the same share of heads everywhere; omit it",
-            )
-        ]
-    problems = []
-    for name, value in recipe.layer_sparsity.items():
-        why = recipe.structure.layer_sparsity_problem(value)
-        if why is not None:
-            problems.append(Problem("layer_sparsity", f"'{name}': {why}"))
-    return problems
-
-
-def recipe_problems(recipe: Recipe) -> list[Problem]:
-    """Problems visible from the recipe alone (no model needed)."""
-    return (
-        _criterion_problems(recipe) + _allocation_problems(recipe) + _layer_sparsity_values(recipe)
-    )
 
 
 def finetune_steps(recipe: Recipe, train: Split | None) -> int:
@@ -200,6 +133,12 @@ def _selection_problems(recipe: Recipe, selection: LayerSelection) -> list[Probl
     return problems
 
 
+def train_split(spec: ModelSpec) -> Split | None:
+    """The model's training split (``None`` without data)."""
+    splits = load_data(spec)
+    return splits["train"] if splits else None
+
+
 def inspect_recipe(
     recipe: Recipe, spec: ModelSpec | None = None, model: nn.Module | None = None
 ) -> Inspection:
@@ -212,7 +151,10 @@ def inspect_recipe(
     criterion = CRITERIA.get(recipe.criterion) if recipe.criterion in CRITERIA else None
     problems += _data_problems(recipe, spec, criterion)
     if recipe.schedule.kind == "gradual" and spec.data is not None:
-        gradual = _gradual_problem(recipe, finetune_steps(recipe, spec.data()["train"]))
+        try:
+            gradual = _gradual_problem(recipe, finetune_steps(recipe, train_split(spec)))
+        except UserInputError as error:
+            gradual = Problem.of(error)
         problems += [gradual] if gradual is not None else []
     if model is None:
         try:

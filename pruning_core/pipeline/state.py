@@ -14,7 +14,7 @@ from pruning_core.criteria.calibration import collect_stats
 from pruning_core.errors import RunCancelled
 from pruning_core.models.data import Batches, Split, calibration_batches
 from pruning_core.models.metrics import evaluate
-from pruning_core.models.registry import MODELS
+from pruning_core.models.registry import MODELS, load_data
 from pruning_core.pipeline.checks import inspect_recipe
 from pruning_core.pipeline.report import original_layer_facts
 from pruning_core.recipe import Recipe
@@ -43,7 +43,7 @@ class RunState:
         self.criterion = CRITERIA.get(recipe.criterion)
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.model: nn.Module = inspection.model
-        self.data = self.spec.data() if self.spec.data else None
+        self.data = load_data(self.spec)
         selection = inspection.selection
         self.layers, self.active, self.notes = selection.layers, selection.active, selection.notes
         active_names = {layer.name for layer in self.active}

@@ -21,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pruning_core.criteria import CRITERIA
 from pruning_core.environment import environment
-from pruning_core.errors import UserInputError
+from pruning_core.errors import UserInputError, from_validation_error
 from pruning_core.models.data import calibration_batches
-from pruning_core.models.registry import MODELS, build_model
+from pruning_core.models.registry import MODELS, build_model, load_data
 from pruning_core.pruning.layer_selection import select_layers
+from pruning_core.pruning.recipe_rules import recipe_problems
 from pruning_core.recipe import Calibration, Recipe, Structure, parse_recipe
 from pruning_core.sensitivity.measure import Setup, grid_for
 from pruning_core.sensitivity.measure import profile_rows as measure_rows
@@ -48,7 +49,7 @@ Report = Callable[[str, float, str], None]
 class SensitivityJob(BaseModel):
     """A sensitivity profile to compute: the model, how to prune, the grid and the method."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     job: Literal["sensitivity"] = "sensitivity"
     model: str = "digits_cnn"
@@ -84,7 +85,11 @@ class SensitivityJob(BaseModel):
         """The recipe whose layer selection, criterion and calibration the profile uses."""
         data = self.model_dump(mode="json", exclude={"job", "sparsities", "method", "latency"})
         data["finetune"] = {"epochs": 0}
-        return parse_recipe(data)
+        recipe = parse_recipe(data)
+        problems = recipe_problems(recipe)
+        if problems:
+            raise problems[0].as_error()
+        return recipe
 
 
 def parse_job(data: Any) -> SensitivityJob:
@@ -94,12 +99,7 @@ def parse_job(data: Any) -> SensitivityJob:
     try:
         job = SensitivityJob.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "job"
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field (not part of a sensitivity job)"
-        raise UserInputError(field, message) from None
+        raise from_validation_error(error, "sensitivity job") from None
     job.recipe()  # criterion x structure and the model checked as for a run
     return job
 
@@ -130,7 +130,8 @@ def compute_profile(
         )
     torch.manual_seed(job.seed)
     model = build_model(spec, recipe.weights)
-    data = spec.data()
+    data = load_data(spec)
+    assert data is not None
     selection = select_layers(model, spec, recipe)
     selection.raise_first()
     layers, active, notes = selection.layers, selection.active, selection.notes
