@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pruning_core.errors import RunCancelled, UserInputError
+from pruning_core.errors import RunCancelled, UserInputError, shorten
+from pruning_core.output_paths import check_output_dir, check_output_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 stderr = Console(stderr=True)
@@ -31,14 +32,20 @@ def main(
     ] = None,
 ) -> None:
     """Explore pruning trade-offs: run recipes, sweeps and list models."""
-    try:
-        from pruning_core.models.registry import load_env_plugins, load_plugin
+    # Plugins are loaded by the commands that need models, after their arguments are
+    # checked: a usage mistake is reported at once, before torch is imported.
+    _plugins[:] = plugin or []
 
-        load_env_plugins()
-        for target in plugin or []:
-            load_plugin(target)
-    except UserInputError as error:
-        _fail(error)
+
+_plugins: list[str] = []
+
+
+def _load_plugins() -> None:
+    from pruning_core.models.registry import load_env_plugins, load_plugin
+
+    load_env_plugins()
+    for target in _plugins:
+        load_plugin(target)
 
 
 def _fail(error: UserInputError) -> None:
@@ -80,6 +87,7 @@ def _progress_bar() -> Iterator[Callable[[str, float, str], None]]:
 @app.command()
 def models() -> None:
     """List the registered models."""
+    _guard(_load_plugins)
     from pruning_core.models.registry import MODELS
 
     for name in MODELS:
@@ -95,15 +103,23 @@ def models() -> None:
 def run(
     recipe_file: Annotated[Path, typer.Argument(help="recipe YAML")],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("run_out"),
+    overwrite: Annotated[
+        bool, typer.Option(help="replace the files of a non-empty --out directory")
+    ] = False,
 ) -> None:
     """Run one recipe and write recipe.yaml, results.json, layers.csv, model.safetensors."""
 
     def execute() -> None:
-        from pruning_core.pipeline.artifacts import save_run
-        from pruning_core.pipeline.run import prune
         from pruning_core.recipe import load_recipe
 
         recipe = load_recipe(recipe_file)
+        check_output_dir(out, "--out", overwrite)
+        _load_plugins()
+        from pruning_core.pipeline.artifacts import save_run
+        from pruning_core.pipeline.checks import check
+        from pruning_core.pipeline.run import prune
+
+        _raise_first(check(recipe))
         with _progress_bar() as update:
             result = prune(recipe, progress=update)
         save_run(result, out)
@@ -118,11 +134,21 @@ def run(
     _guard(execute)
 
 
-def _parse_list(text: str, convert: Callable[[str], Any], field: str) -> list[Any]:
+def _parse_list(
+    text: str, convert: Callable[[str], Any], field: str, allow_empty: bool = False
+) -> list[Any]:
     try:
-        return [convert(part.strip()) for part in text.split(",") if part.strip()]
+        values = [convert(part.strip()) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise UserInputError(field, f"'{text}' is not a comma-separated list") from None
+        raise UserInputError(field, f"'{shorten(text)}' is not a comma-separated list") from None
+    if not values and not allow_empty:
+        raise UserInputError(field, "give at least one value (comma-separated)")
+    return values
+
+
+def _raise_first(problems: list[Any]) -> None:
+    if problems:
+        raise problems[0].as_error()
 
 
 @app.command()
@@ -133,19 +159,29 @@ def sweep(
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
     out: Annotated[Path, typer.Option("--out", help="CSV of summary rows")] = Path("sweep.csv"),
     runs_dir: Annotated[Path | None, typer.Option(help="also keep every run's artifacts")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace existing --out / --runs-dir")] = False,
 ) -> None:
     """Run criteria x sparsities x seeds from one base recipe into one CSV."""
 
     def execute() -> None:
-        from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
         from pruning_core.recipe import load_recipe
 
-        recipes = sweep_recipes(
-            load_recipe(recipe_file),
+        base = load_recipe(recipe_file)
+        grid = (
             _parse_list(criteria, str, "criteria"),
             _parse_list(sparsities, float, "sparsities"),
             _parse_list(seeds, int, "seeds"),
         )
+        check_output_file(out, "--out", overwrite)
+        if runs_dir is not None:
+            check_output_dir(runs_dir, "--runs-dir", overwrite)
+        _load_plugins()
+        from pruning_core.pipeline.checks import check
+        from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
+
+        recipes = sweep_recipes(base, *grid)
+        for recipe in recipes:  # every run is checked before the first one starts
+            _raise_first(check(recipe))
         rows = []
         for row in run_sweep(
             recipes,
@@ -200,7 +236,6 @@ def bench(
     """Measure latency of each format/precision vs dense on this machine (median, IQR)."""
 
     def execute() -> None:
-        from pruning_core.bench.run import BenchSettings, run_bench
         from pruning_core.recipe import load_recipe, parse_recipe
 
         recipe = (
@@ -208,6 +243,10 @@ def bench(
             if recipe_file is not None
             else parse_recipe({"model": model, "finetune": {"epochs": 0}})
         )
+        check_output_dir(out, "--out", overwrite=True)
+        _load_plugins()
+        from pruning_core.bench.run import BenchSettings, run_bench
+
         settings = BenchSettings(
             batch=batch, threads=threads, repeats=repeats, warmup=warmup, compile=compile_,
             int8=int8, layers=layers, crossover=_parse_shapes(crossover), out_dir=out,
@@ -247,12 +286,15 @@ def sensitivity(
 
     def execute() -> None:
         from pruning_core.recipe import load_recipe, parse_recipe
+
+        recipe = load_recipe(recipe_file)
+        check_output_dir(out, "--out", overwrite=True)
+        _load_plugins()
         from pruning_core.sensitivity.job import write_profile
         from pruning_core.sensitivity.plan import allocated_recipe, propose
         from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
 
-        recipe = load_recipe(recipe_file)
-        grid = _parse_list(sparsities, float, "sparsities") or None
+        grid = _parse_list(sparsities, float, "sparsities", allow_empty=True) or None
         job = job_from_recipe(recipe, grid, method, latency)
         with _progress_bar() as update:
             profile = compute_profile(job, update)
@@ -286,9 +328,17 @@ def worker(
     once: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
 ) -> None:
     """Execute queued runs from the run store (the dashboard starts one if none runs)."""
-    from pruning_core.runs.worker import run_worker
 
-    _guard(lambda: run_worker(store, once=once))
+    def execute() -> None:
+        from pruning_core.runs.store import RunStore
+
+        opened = RunStore(store)  # a bad store path is reported before torch is imported
+        _load_plugins()
+        from pruning_core.runs.worker import Worker
+
+        Worker(opened).run(once=once)
+
+    _guard(execute)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from pruning_core.compression.quantization import convert_precision
 from pruning_core.environment import environment
+from pruning_core.errors import UserInputError
 from pruning_core.masks.parametrize import remove_masks
 from pruning_core.models.layers import resolve_skip
 from pruning_core.models.metrics import count_params
@@ -77,6 +79,17 @@ def _summary(
     }
 
 
+def _refuse_non_finite(model: nn.Module) -> None:
+    """A model whose weights diverged is never evaluated, reported or saved as a result."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UserInputError(
+                "finetune",
+                f"training diverged: '{name}' holds NaN or Inf after finetuning; "
+                "lower finetune.lr or finetune.weight_decay",
+            )
+
+
 def prune(
     recipe: Recipe,
     progress: ProgressFn | None = None,
@@ -104,6 +117,7 @@ def prune(
     RUNNERS[run.recipe.schedule.kind](run, teacher)
     recipe = run.recipe
     remove_masks(run.model)
+    _refuse_non_finite(run.model)
     if recipe.compression is not None:
         run.report("compress", 0.9, recipe.compression.kind)
     compressed = compress_step(run.model, [layer.name for layer in run.active], recipe)

@@ -14,23 +14,18 @@ imports no torch, so the dashboard reads the queue without loading the engine.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from pruning_core.runs.liveness import HEARTBEAT_TIMEOUT_S, death_reason, worker_is_dead
 from pruning_core.runs.records import (
     FINISHED,
-    GONE,
-    SCHEMA,
     STATES,
     RunRecord,
     WorkerRecord,
     default_store_path,
 )
+from pruning_core.runs.workers_table import WorkerTable
 
 if TYPE_CHECKING:
     from pruning_core.recipe import Recipe
@@ -45,53 +40,12 @@ __all__ = [
 ]
 
 
-class RunStore:
+class RunStore(WorkerTable):
     """The SQLite run queue, safe to share between processes and threads.
 
     Every method opens its own short-lived connection, so one instance may serve
     Streamlit sessions and a worker's heartbeat thread alike.
     """
-
-    def __init__(self, path: str | Path | None = None) -> None:
-        """Open the store at ``path`` (created if needed; default ``default_store_path()``)."""
-        self.path = Path(path) if path is not None else default_store_path()
-        self.root = self.path.parent
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            yield db
-        finally:
-            db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front, so read-then-write steps never interleave."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def artifacts_dir(self, run_id: int) -> Path:
-        """Folder of one run's artifacts (recipe, results, layers CSV, weights)."""
-        return self.root / "artifacts" / str(run_id)
-
-    @property
-    def uploads_dir(self) -> Path:
-        """Folder of uploaded weights files that recipes refer to."""
-        return self.root / "uploads"
-
-    # -- queue ----------------------------------------------------------------------------
 
     def enqueue(
         self, recipe: Recipe | dict[str, Any], label: str = "", sweep: str | None = None
@@ -269,70 +223,3 @@ class RunStore:
                     (run_id,),
                 ).rowcount
             ]
-
-    # -- workers --------------------------------------------------------------------------
-
-    def register_worker(self, worker_id: str, pid: int, host: str, state: str = "idle") -> None:
-        """Insert or refresh a worker's row."""
-        now = time.time()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO workers (id, pid, host, state, started, heartbeat) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                "SET state = excluded.state, heartbeat = excluded.heartbeat",
-                (worker_id, pid, host, state, now, now),
-            )
-
-    def heartbeat(self, worker_id: str, run_id: int | None = None) -> None:
-        """Say that ``worker_id`` (and its current run) is alive."""
-        now = time.time()
-        with self._connect() as db:
-            db.execute("UPDATE workers SET heartbeat = ? WHERE id = ?", (now, worker_id))
-            if run_id is not None:
-                db.execute(
-                    "UPDATE runs SET heartbeat = ? WHERE id = ? AND worker = ?",
-                    (now, run_id, worker_id),
-                )
-
-    def set_worker_state(self, worker_id: str, state: str) -> None:
-        """Mark a worker ``idle``, ``stopped`` or ``dead``."""
-        with self._connect() as db:
-            db.execute(
-                "UPDATE workers SET state = ?, heartbeat = ? WHERE id = ?",
-                (state, time.time(), worker_id),
-            )
-
-    def workers(self, include_gone: bool = False) -> list[WorkerRecord]:
-        """Workers as last recorded (stopped, dead and crashed ones only with ``include_gone``)."""
-        query = "SELECT * FROM workers" + (
-            "" if include_gone else " WHERE state NOT IN ('stopped', 'dead', 'crashed')"
-        )
-        with self._connect() as db:
-            return [WorkerRecord.from_row(row) for row in db.execute(query + " ORDER BY started")]
-
-    def recover(self, timeout_s: float = HEARTBEAT_TIMEOUT_S) -> list[int]:
-        """Mark the runs of dead workers failed, with the reason; returns their ids.
-
-        A worker is dead when its process is gone (same host) or it has not heartbeaten
-        for ``timeout_s`` seconds. Cheap and safe to call from anywhere, any time.
-        """
-        now, failed = time.time(), []
-        with self.transaction() as db:
-            workers = {
-                row["id"]: WorkerRecord.from_row(row) for row in db.execute("SELECT * FROM workers")
-            }
-            for worker in workers.values():
-                if worker.state not in GONE and worker_is_dead(worker, now, timeout_s):
-                    gone = "crashed" if worker.state == "starting" else "dead"
-                    db.execute("UPDATE workers SET state = ? WHERE id = ?", (gone, worker.id))
-            for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
-                run = RunRecord.from_row(row)
-                reason = death_reason(run, workers.get(run.worker or ""), now, timeout_s)
-                if reason is not None:
-                    db.execute(
-                        "UPDATE runs SET state = 'failed', finished = ?, error = ?, "
-                        "error_field = NULL WHERE id = ? AND state = 'running'",
-                        (now, reason, run.id),
-                    )
-                    failed.append(run.id)
-        return failed

@@ -22,7 +22,7 @@ from typing import Any
 
 from pruning_core.errors import RunCancelled, UserInputError
 from pruning_core.pipeline.artifacts import save_run
-from pruning_core.pipeline.run import prune
+from pruning_core.pipeline.run import RunResult, prune
 from pruning_core.recipe import parse_recipe
 from pruning_core.runs.liveness import HEARTBEAT_INTERVAL_S, this_host
 from pruning_core.runs.records import RunRecord
@@ -110,7 +110,7 @@ class Worker:
                     progress=monitor.progress,
                     should_cancel=monitor.should_cancel,
                 )
-                save_run(result, self.store.artifacts_dir(record.id))
+                save_artifacts(result, self.store.artifacts_dir(record.id))
                 summary = {**result.summary, "seconds": result.timing.get("seconds")}
             self.store.finish(record.id, self.id, "done", summary=summary)
         except UserInputError as error:
@@ -134,12 +134,24 @@ class Worker:
         details = traceback.format_exc()
         print(details, file=sys.stderr)
         folder = self.store.artifacts_dir(run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "error.log").write_text(details, encoding="utf-8")
-        message = (
-            f"internal error ({type(error).__name__}: {error}); details in {folder / 'error.log'}"
-        )
+        where = f"details in {folder / 'error.log'}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "error.log").write_text(details, encoding="utf-8")
+        except OSError as log_error:  # the real reason still reaches the store
+            where = f"no error.log ({log_error.strerror or log_error}); details in the worker log"
+        message = f"internal error ({type(error).__name__}: {error}); {where}"
         self.store.finish(run_id, self.id, "failed", error=message)
+
+
+def save_artifacts(result: RunResult, folder: Path) -> None:
+    """Write the run's artifacts, turning a filesystem error into a user-facing reason."""
+    try:
+        save_run(result, folder)
+    except OSError as error:
+        raise UserInputError(
+            "artifacts", f"cannot write the run's files to {folder}: {error.strerror or error}"
+        ) from None
 
 
 class _Monitor:
