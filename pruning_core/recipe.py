@@ -31,6 +31,7 @@ from pruning_core.yaml_input import load_yaml_file, load_yaml_text
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
 MAX_LIST_ITEMS = 10_000  # skip_layers patterns, layer_sparsity entries
 MAX_SEED = 2**32 - 1
+MAX_STEPS = 10**9  # optimizer steps (start, end, frequency of the gradual schedule)
 
 
 class Schedule(Frozen):
@@ -39,20 +40,25 @@ class Schedule(Frozen):
     kind: Literal["one_shot", "iterative", "gradual"] = "one_shot"
     rounds: int = Field(3, ge=1, le=100, description="iterative: prune+finetune rounds")
     initial_sparsity: float = Field(0.0, ge=0.0, lt=1.0, description="gradual: sparsity at start")
-    start_step: int = Field(0, ge=0, description="gradual: first optimizer step that prunes")
+    start_step: int = Field(
+        0, ge=0, le=MAX_STEPS, description="gradual: first optimizer step that prunes"
+    )
     end_step: int | None = Field(
         None,
         ge=0,
+        le=MAX_STEPS,
         description="gradual: step where the final sparsity is reached (null: 2/3 of steps)",
     )
-    frequency: int = Field(10, ge=1, description="gradual: prune every this many optimizer steps")
+    frequency: int = Field(
+        10, ge=1, le=MAX_STEPS, description="gradual: prune every this many optimizer steps"
+    )
 
 
 class Distillation(Frozen):
     """Knowledge distillation from the dense model (the teacher) during finetuning."""
 
     weight: float = Field(0.5, ge=0.0, le=1.0, description="share of the distillation loss")
-    temperature: float = Field(4.0, gt=0.0)
+    temperature: float = Field(4.0, gt=0.0, le=1000.0)
 
 
 class Finetune(Frozen):
@@ -62,7 +68,7 @@ class Finetune(Frozen):
     lr: float = Field(1e-3, gt=0.0, le=10.0)
     batch_size: int = Field(64, ge=1, le=65536)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    weight_decay: float = Field(0.0, ge=0.0)
+    weight_decay: float = Field(0.0, ge=0.0, le=10.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="sgd momentum")
     distillation: Distillation | None = None
 
@@ -70,8 +76,8 @@ class Finetune(Frozen):
 class Calibration(Frozen):
     """Training-split samples used for gradient and activation statistics."""
 
-    samples: int = Field(256, ge=1)
-    batch_size: int = Field(64, ge=1)
+    samples: int = Field(256, ge=1, le=1_000_000)
+    batch_size: int = Field(64, ge=1, le=65536)
 
 
 class LowRankCompression(Frozen):
@@ -102,16 +108,17 @@ class WeightSharingCompression(Frozen):
     clusters: int = Field(16, ge=2, le=256, description="shared values per layer (zero extra)")
 
 
-Compression = Annotated[
-    LowRankCompression | WeightSharingCompression, Field(discriminator="kind")
-]
+Compression = Annotated[LowRankCompression | WeightSharingCompression, Field(discriminator="kind")]
 
 
 class Owl(Frozen):
     """Outlier-weighed layerwise sparsity (Yin et al., 2023) for ``allocation: owl``."""
 
     threshold: float = Field(
-        5.0, gt=0.0, description="M: a score |W|*||X|| above M x its layer's mean is an outlier"
+        5.0,
+        gt=0.0,
+        le=1000.0,
+        description="M: a score |W|*||X|| above M x its layer's mean is an outlier",
     )
     lam: float = Field(
         0.08, ge=0.0, lt=0.5, description="lambda: layer sparsities span target ± lambda"
