@@ -10,12 +10,11 @@ import os
 import platform
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import torch
-
-from pruning_core import __version__
 
 SIMD_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
 
@@ -64,10 +63,17 @@ def machine_metadata() -> dict[str, Any]:
     }
 
 
+def _engine_version() -> str:
+    try:
+        return version("pruning-core")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def environment(seed: int) -> dict[str, Any]:
     """Where and with what a run was computed."""
     return {
-        "pruning_core": __version__,
+        "pruning_core": _engine_version(),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),

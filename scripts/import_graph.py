@@ -89,6 +89,39 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return result
 
 
+# The engine's layers, bottom first: a package may import only from its own layer or below.
+LAYERS = [
+    {"errors", "registry", "structure", "yaml_input", "recipe", "environment", "output_paths"},
+    {"latency", "models"},
+    {"masks"},
+    {"criteria"},
+    {"structures"},
+    {"allocation", "compression", "formats"},
+    {"pruning"},
+    {"sensitivity"},
+    {"pipeline"},
+    {"bench", "runs"},
+    {"cli", "__init__"},
+]
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else "__init__"
+    return next((i for i, layer in enumerate(LAYERS) if top in layer), None)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a package from a higher layer (or of an unlayered package)."""
+    found = []
+    for source, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            low, high = layer_of(source), layer_of(target)
+            if low is None or high is None or high > low:
+                found.append(f"{source} -> {target}")
+    return found
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "pruning_core").resolve()
     files = {module_name(p, root): p for p in root.rglob("*.py")}
@@ -112,7 +145,11 @@ def main() -> int:
     print(f"lazy imports of package modules: {len(lazy)}")
     for line in lazy:
         print(f"  {line}")
-    return 1 if cycles else 0
+    upward = upward_imports(graph)
+    print(f"imports from a higher layer: {len(upward)}")
+    for line in upward:
+        print(f"  {line}")
+    return 1 if cycles or upward else 0
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pruning_core.bench.latency import measured_rows, time_interleaved
 from pruning_core.compression.quantization import quantize_dynamic_int8, quantize_linear_int8
+from pruning_core.latency import measured_rows, time_interleaved
 from pruning_core.models.layers import as_2d, prunable_layers
 from pruning_core.models.metrics import layer_macs
 

@@ -15,12 +15,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from pruning_core.bench.latency import measured_rows, time_interleaved
 from pruning_core.bench.layers import call_action
 from pruning_core.compression.quantization import quantize_dynamic_int8, quantize_linear_int8
 from pruning_core.formats import FormatOptions, model_sizes
 from pruning_core.formats.modules import sparsify_linears
 from pruning_core.formats.sizes import dense_model_bytes
+from pruning_core.latency import measured_rows, time_interleaved
 
 Variant = tuple[nn.Module, torch.dtype, str, int | None]  # module, input dtype, precision, bytes
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from pruning_core.bench.latency import RESULTS_DIR, fixed_threads, machine_metadata, write_rows
 from pruning_core.bench.layers import crossover_points, crossover_rows, layer_rows
 from pruning_core.bench.models import compiled_variants, eager_variants, time_variants
+from pruning_core.latency import RESULTS_DIR, fixed_threads, machine_metadata, write_rows
 from pruning_core.models.registry import MODELS, build_model, load_data
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import Recipe

@@ -181,13 +181,3 @@ class _Monitor:
             self._last_poll = now
             self.user_cancelled = self.store.cancel_requested(self.run_id)
         return self.user_cancelled
-
-
-def run_worker(store: Path | None = None, once: bool = False) -> None:
-    """Execute queued runs until stopped (or, with ``once``, until the queue is empty).
-
-    Args:
-        store: the SQLite file; default ``$PRUNING_CORE_STORE`` or ``./runs/runs.sqlite``.
-        once: exit as soon as no run is queued.
-    """
-    Worker(RunStore(store)).run(once=once)

@@ -112,12 +112,6 @@ def write_profile(profile: dict[str, Any], out_dir: Path) -> list[Path]:
     return [json_path, csv_path]
 
 
-def load_profile(out_dir: Path) -> dict[str, Any] | None:
-    """The profile document of a finished job's artifacts folder, or ``None``."""
-    path = out_dir / PROFILE_JSON
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
 def run_sensitivity_job(
     document: dict[str, Any],
     out_dir: Path,

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pruning_core.bench.latency import RESULTS_DIR, machine_metadata, summarize, time_interleaved
+from pruning_core.latency import RESULTS_DIR, machine_metadata, summarize, time_interleaved
 from pruning_core.models.layers import PrunableLayer
 from pruning_core.models.metrics import layer_macs
 from pruning_core.recipe import Structure

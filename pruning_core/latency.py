@@ -25,7 +25,7 @@ from pruning_core.environment import cpu_flags, cpu_model, machine_metadata
 __all__ = ["cpu_flags", "cpu_model", "machine_metadata"]
 
 MIN_REPEATS = 30
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 @contextmanager
