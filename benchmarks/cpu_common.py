@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pruning_core.bench.latency import RESULTS_DIR, write_rows
+from pruning_core.latency import RESULTS_DIR, write_rows
 
 THREADS = 2
 REPEATS = 30

@@ -12,7 +12,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from pruning_core.bench.layers import crossover_points, gemm_actions, gemm_shapes
-from pruning_core.bench.latency import (
+from pruning_core.latency import (
     fixed_threads,
     machine_metadata,
     measured_rows,

@@ -139,7 +139,7 @@ def measurements() -> pd.DataFrame:
 def this_device() -> str:
     """This machine, in the words benchmark rows use for ``device`` (``cpu: <model>``)."""
     try:
-        from pruning_core.bench.latency import cpu_model
+        from pruning_core.latency import cpu_model
     except ImportError:  # benchmarks not installed: name the architecture
         import platform
 
