@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from pruning_core.data_config import DataSource
 from pruning_core.errors import UserInputError, from_validation_error
 from pruning_core.structure import (
     AllocationKind,
@@ -131,6 +132,9 @@ class Recipe(Frozen):
     model: str = "digits_cnn"
     weights: str | None = Field(
         None, description="safetensors file for the model's architecture (null: shipped weights)"
+    )
+    data: DataSource | None = Field(
+        None, description="your own data: {kind: text, ...} or {kind: image_folder, ...}"
     )
     criterion: str = "magnitude"
     structure: Structure = Structure()

@@ -17,7 +17,7 @@ import torch
 from pruning_core.bench.layers import crossover_points, crossover_rows, layer_rows
 from pruning_core.bench.models import compiled_variants, eager_variants, time_variants
 from pruning_core.latency import RESULTS_DIR, fixed_threads, machine_metadata, write_rows
-from pruning_core.models.registry import MODELS, build_model, load_data
+from pruning_core.models.registry import build_model, load_data, spec_for
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import Recipe
 
@@ -60,9 +60,9 @@ def run_bench(recipe: Recipe, settings: BenchSettings) -> BenchResult:
     result = BenchResult()
     with fixed_threads(settings.threads):
         run = prune(recipe)
-        spec = MODELS.get(recipe.model)
+        spec = spec_for(recipe.model, recipe.weights)
         original = build_model(spec, recipe.weights).eval()
-        splits = load_data(spec)
+        splits = load_data(spec, recipe.data)
         data = splits["test"] if splits else None
         if data is not None and len(data.y) >= settings.batch:
             batch = data.x[: settings.batch]

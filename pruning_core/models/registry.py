@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import torch
 import torchvision
@@ -24,6 +25,7 @@ from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.data import Split
+from pruning_core.models.sources import DATA_SOURCES, MODEL_SOURCES
 from pruning_core.models.spec import ModelSpec
 from pruning_core.models.weights import load_weights_file
 from pruning_core.registry import Registry
@@ -196,12 +198,34 @@ def build_model(spec: ModelSpec, weights: str | Path | None = None) -> nn.Module
     return model.eval()
 
 
-def load_data(spec: ModelSpec) -> dict[str, Split] | None:
-    """The model's ``train``/``val``/``test`` splits (``None`` without data).
+def spec_for(model: str, weights: str | None = None) -> ModelSpec:
+    """The spec of a recipe's ``model``: a registered name or ``prefix:<text>`` of a source.
 
     Raises:
-        UserInputError: the data function failed or returned something else.
+        UserInputError: unknown name or prefix, or the source refuses the model.
     """
+    prefix, colon, rest = model.partition(":")
+    if colon and prefix in MODEL_SOURCES:
+        return MODEL_SOURCES[prefix](rest, weights)
+    return MODELS.get(model)
+
+
+def has_data(spec: ModelSpec, data: object | None = None) -> bool:
+    """Whether a run of ``spec`` (with the recipe's ``data``, if any) has splits to use."""
+    return data is not None or spec.data is not None
+
+
+def load_data(spec: ModelSpec, data: Any | None = None) -> dict[str, Split] | None:
+    """The ``train``/``val``/``test`` splits: the recipe's ``data`` source, else the model's.
+
+    Raises:
+        UserInputError: the data source or function failed or returned something else.
+    """
+    if data is not None:
+        loader = DATA_SOURCES.get(data.kind)
+        if loader is None:
+            raise UserInputError("data.kind", f"unknown data kind '{shorten(data.kind)}'")
+        return loader(data, spec)
     if spec.data is None:
         return None
     splits = _call_plugin(f"{spec.name} data", spec.data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from torch import nn
 
@@ -24,6 +25,8 @@ class ModelSpec:
         description: one line for listings.
         channel_prunable: globs of layers whose output channels may be removed
             (``None``: every prunable layer); attention projections are excluded this way.
+        task: ``classification`` (accuracy) or ``causal_lm`` (perplexity).
+        source: where the model comes from, e.g. a local directory (``None``: registry).
     """
 
     name: str
@@ -33,6 +36,8 @@ class ModelSpec:
     data: DataFn | None = None
     description: str = ""
     channel_prunable: tuple[str, ...] | None = field(default=None)
+    task: Literal["classification", "causal_lm"] = "classification"
+    source: Path | None = None
 
     @property
     def trained(self) -> bool:

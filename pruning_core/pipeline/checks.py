@@ -15,7 +15,7 @@ from torch import nn
 from pruning_core.criteria import CRITERIA, Criterion
 from pruning_core.errors import Problem, UserInputError
 from pruning_core.models.data import Split
-from pruning_core.models.registry import MODELS, load_data
+from pruning_core.models.registry import has_data, load_data, spec_for
 from pruning_core.models.spec import ModelSpec
 from pruning_core.pipeline.finetune import steps_per_epoch
 from pruning_core.pipeline.schedules import default_end_step
@@ -85,7 +85,7 @@ def _gradual_problem(recipe: Recipe, total_steps: int) -> Problem | None:
 
 
 def _data_problems(recipe: Recipe, spec: ModelSpec, criterion: Criterion | None) -> list[Problem]:
-    if spec.data is not None:
+    if has_data(spec, recipe.data):
         return []
     problems = []
     if criterion is not None and criterion.needs:
@@ -133,9 +133,9 @@ def _selection_problems(recipe: Recipe, selection: LayerSelection) -> list[Probl
     return problems
 
 
-def train_split(spec: ModelSpec) -> Split | None:
-    """The model's training split (``None`` without data)."""
-    splits = load_data(spec)
+def train_split(spec: ModelSpec, recipe: Recipe) -> Split | None:
+    """The run's training split (``None`` without data)."""
+    splits = load_data(spec, recipe.data)
     return splits["train"] if splits else None
 
 
@@ -144,15 +144,15 @@ def inspect_recipe(
 ) -> Inspection:
     """Check ``recipe`` and keep what was built on the way (the run reuses it)."""
     try:
-        spec = spec or MODELS.get(recipe.model)
+        spec = spec or spec_for(recipe.model, recipe.weights)
     except UserInputError as error:
         return Inspection([Problem.of(error)])
     problems = recipe_problems(recipe)
     criterion = CRITERIA.get(recipe.criterion) if recipe.criterion in CRITERIA else None
     problems += _data_problems(recipe, spec, criterion)
-    if recipe.schedule.kind == "gradual" and spec.data is not None:
+    if recipe.schedule.kind == "gradual" and has_data(spec, recipe.data):
         try:
-            gradual = _gradual_problem(recipe, finetune_steps(recipe, train_split(spec)))
+            gradual = _gradual_problem(recipe, finetune_steps(recipe, train_split(spec, recipe)))
         except UserInputError as error:
             gradual = Problem.of(error)
         problems += [gradual] if gradual is not None else []

@@ -14,7 +14,7 @@ from pruning_core.criteria.calibration import collect_stats
 from pruning_core.errors import RunCancelled
 from pruning_core.models.data import Batches, Split, calibration_batches
 from pruning_core.models.metrics import evaluate
-from pruning_core.models.registry import MODELS, load_data
+from pruning_core.models.registry import load_data, spec_for
 from pruning_core.pipeline.checks import inspect_recipe
 from pruning_core.pipeline.report import original_layer_facts
 from pruning_core.recipe import Recipe
@@ -34,7 +34,7 @@ class RunState:
         self, recipe: Recipe, progress: ProgressFn | None, should_cancel: Callable[[], bool] | None
     ) -> None:
         self.recipe = recipe
-        self.spec = MODELS.get(recipe.model)
+        self.spec = spec_for(recipe.model, recipe.weights)
         torch.manual_seed(recipe.seed)
         inspection = inspect_recipe(recipe, self.spec)
         if inspection.problems:
@@ -43,7 +43,7 @@ class RunState:
         self.criterion = CRITERIA.get(recipe.criterion)
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.model: nn.Module = inspection.model
-        self.data = load_data(self.spec)
+        self.data = load_data(self.spec, recipe.data)
         selection = inspection.selection
         self.layers, self.active, self.notes = selection.layers, selection.active, selection.notes
         active_names = {layer.name for layer in self.active}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pruning_core.errors import RunCancelled
-from pruning_core.models.registry import MODELS
+from pruning_core.models.registry import spec_for
 from pruning_core.sensitivity.profile import SensitivityJob, compute_profile, parse_job
 
 PROFILE_JSON = "sensitivity.json"
@@ -46,7 +46,7 @@ def json_safe(value: Any) -> Any:
 
 def weights_identity(job: SensitivityJob) -> str:
     """SHA-256 of the weights file the job loads (``random-init`` when there is none)."""
-    path = Path(job.weights) if job.weights else MODELS.get(job.model).weights
+    path = Path(job.weights) if job.weights else spec_for(job.model, job.weights).weights
     if path is None or not Path(path).is_file():
         return "random-init"
     digest = hashlib.sha256()

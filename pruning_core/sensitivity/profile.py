@@ -23,7 +23,7 @@ from pruning_core.criteria import CRITERIA
 from pruning_core.environment import environment
 from pruning_core.errors import UserInputError, from_validation_error
 from pruning_core.models.data import calibration_batches
-from pruning_core.models.registry import MODELS, build_model, load_data
+from pruning_core.models.registry import build_model, load_data, spec_for
 from pruning_core.pruning.layer_selection import select_layers
 from pruning_core.pruning.recipe_rules import recipe_problems
 from pruning_core.recipe import Calibration, Recipe, Structure, parse_recipe
@@ -123,14 +123,14 @@ def compute_profile(
     """
     started = time.perf_counter()
     recipe = job.recipe()
-    spec = MODELS.get(recipe.model)
+    spec = spec_for(recipe.model, recipe.weights)
     if spec.data is None:
         raise UserInputError(
             "model", f"{spec.label} has no data: a sensitivity profile needs validation data"
         )
     torch.manual_seed(job.seed)
     model = build_model(spec, recipe.weights)
-    data = load_data(spec)
+    data = load_data(spec, recipe.data)
     assert data is not None
     selection = select_layers(model, spec, recipe)
     selection.raise_first()
