@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -89,16 +89,29 @@ class _ActivationRecorder:
         return record
 
 
+R = TypeVar("R", bound="_HookSource")
+
+
+class _HookSource(Protocol):
+    def hook(self, name: str) -> Callable[..., None]: ...
+
+
 @contextmanager
-def recording_activations(layers: list[PrunableLayer]) -> Iterator[_ActivationRecorder]:
-    """Attach forward hooks for the duration of the block; always removes them."""
-    recorder = _ActivationRecorder(layers)
+def _hooked(layers: list[PrunableLayer], recorder: R) -> Iterator[R]:
+    """Forward hooks of ``recorder`` on every layer for the block's duration; always removed."""
     handles = [layer.module.register_forward_hook(recorder.hook(layer.name)) for layer in layers]
     try:
         yield recorder
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def recording_activations(layers: list[PrunableLayer]) -> Iterator[_ActivationRecorder]:
+    """Attach forward hooks for the duration of the block; always removes them."""
+    with _hooked(layers, _ActivationRecorder(layers)) as recorder:
+        yield recorder
 
 
 def collect_stats(
@@ -202,10 +215,5 @@ def recording_inputs(
         hessian: also accumulate ``H = 2 X^T X`` (``in x in`` per layer).
         dtype: accumulation dtype, float64 (exact sums) or float32 (half the memory).
     """
-    recorder = InputRecorder(hessian, dtype)
-    handles = [layer.module.register_forward_hook(recorder.hook(layer.name)) for layer in layers]
-    try:
+    with _hooked(layers, InputRecorder(hessian, dtype)) as recorder:
         yield recorder
-    finally:
-        for handle in handles:
-            handle.remove()
