@@ -1,100 +1,193 @@
-"""Benchmark: global magnitude masks for every prunable layer of torchvision ResNet-50.
+"""Benchmark: exact global magnitude selection against one ``torch.kthvalue``, at 1 and 2 threads.
 
-Compares, in one process on the same weights, our exact global selection
-(sampled bracket + kthvalue inside it) with ``torch.nn.utils.prune.global_unstructured``
-and with one full ``torch.kthvalue`` over all weights. Prints medians and ratios and
-checks that all three drop exactly the same number of weights.
+For every prunable weight of torchvision ResNet-18, ResNet-50 and ViT-B/16 (attention's
+fused q/k/v split into Linears, as the engine prunes it), at 90% sparsity, in one process
+on the same scores (``|w|``, computed once, outside every timer):
 
-Run: ``.venv/bin/python -m benchmarks.global_masks_resnet50``
+* ``selection``: the engine's exact global selection
+  (:func:`pruning_core.allocation.rules.global_ranking`: threshold and per-layer counts);
+* ``selection + masks``: the same plus every layer's keep-mask (what a run does);
+* ``kthvalue``: one ``torch.kthvalue`` over all scores already in one flat tensor (the
+  reference; it gives a threshold only, no exact tie handling, no masks);
+* ``torch global_unstructured`` (ResNet-50 only, 1 repetition: it takes seconds):
+  ``torch.nn.utils.prune.global_unstructured`` on a copy made before its timer starts.
+
+The first three are timed interleaved (:func:`pruning_core.latency.time_interleaved`).
+Every path's result is checked before timing: all drop exactly ``round(0.9 * weights)``
+weights and the engine's threshold equals kthvalue's. ``kthvalue / selection`` >= 1 means
+the selection is not slower. Writes ``benchmarks/results/global_masks.{json,csv,md}`` with
+the machine's metadata.
+
+Run: ``.venv/bin/python -m benchmarks.global_masks_resnet50 [--models resnet50]``
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import statistics
 import time
-from collections.abc import Callable
+from typing import Any
 
 import torch
 import torchvision
+from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from pruning_core.allocation.rules import global_ranking
+from benchmarks.cpu_common import OUT, markdown, save
+from pruning_core.allocation.rules import Allocation, global_ranking
+from pruning_core.latency import fixed_threads, machine_metadata, summarize, time_interleaved
 from pruning_core.models.layers import prunable_layers
 from pruning_core.recipe import Structure
-from pruning_core.structures.grouping import grouping, structured_mask
+from pruning_core.structures.grouping import Grouping, grouping, structured_mask
+from pruning_core.structures.heads_mha import convert_multihead_attention
 
 SPARSITY = 0.9
+MODELS = ("resnet18", "resnet50", "vit_b_16")
+THREADS = (1, 2)
+REPEATS = 30
+TORCH_REPEATS = 1
+UNSTRUCTURED = Structure(kind="unstructured")
 
 
-def ours(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Our path: scores, global allocation, per-layer masks."""
-    unstructured = Structure(kind="unstructured")
-    layers = prunable_layers(model)
-    scores = {layer.name: layer.weight.detach().abs().reshape(layer.shape_2d) for layer in layers}
-    groups = {name: grouping(unstructured, s, tuple(s.shape)) for name, s in scores.items()}
-    allocation = global_ranking(groups, SPARSITY)
+def build(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)().eval()
+    convert_multihead_attention(model)  # as the engine: in_proj_weight becomes q/k/v Linears
+    return model
+
+
+def groupings_of(model: nn.Module) -> dict[str, Grouping]:
     return {
-        name: structured_mask(
-            unstructured, s, tuple(s.shape), allocation.groups_to_drop[name], allocation.threshold
+        layer.name: grouping(
+            UNSTRUCTURED, layer.weight.detach().abs().reshape(layer.shape_2d), layer.shape_2d
         )
-        for name, s in scores.items()
+        for layer in prunable_layers(model)
     }
 
 
-def one_kthvalue(model: torch.nn.Module) -> float:
-    """The issue's reference: one kthvalue threshold over all weights."""
-    flat = torch.cat([layer.weight.detach().abs().reshape(-1) for layer in prunable_layers(model)])
-    return float(flat.kthvalue(round(SPARSITY * flat.numel())).values)
+def masks(groups: dict[str, Grouping], allocation: Allocation) -> dict[str, torch.Tensor]:
+    """Every layer's keep-mask from the global allocation (the run's second half)."""
+    return {
+        name: structured_mask(
+            UNSTRUCTURED,
+            g.scores,
+            (g.count, 1),
+            allocation.groups_to_drop[name],
+            allocation.threshold,
+        )
+        for name, g in groups.items()
+    }
 
 
-def torch_global(model: torch.nn.Module) -> int:
-    """``torch.nn.utils.prune.global_unstructured`` on a copy; returns weights dropped."""
+def torch_global(model: nn.Module) -> tuple[float, int]:
+    """Seconds of ``global_unstructured`` alone (the copy is made before), weights dropped."""
     clone = copy.deepcopy(model)
     params = [(layer.module, "weight") for layer in prunable_layers(clone)]
+    start = time.perf_counter()
     torch_prune.global_unstructured(
         params, pruning_method=torch_prune.L1Unstructured, amount=SPARSITY
     )
-    return sum(int((module.weight_mask == 0).sum()) for module, _ in params)
+    seconds = time.perf_counter() - start
+    masks_left = [module.get_buffer("weight_mask") for module, _ in params]
+    return seconds, sum(int((mask == 0).sum()) for mask in masks_left)
 
 
-def timed(action: Callable[[], object], repeats: int) -> list[float]:
-    action()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return times
+def check(groups: dict[str, Grouping], flat: torch.Tensor, target: int) -> float:
+    """Assert that every path drops exactly ``target`` weights; returns the threshold."""
+    allocation = global_ranking(groups, SPARSITY)
+    assert sum(allocation.groups_to_drop.values()) == target, allocation.groups_to_drop
+    assert sum(int((~m).sum()) for m in masks(groups, allocation).values()) == target
+    kth = float(flat.kthvalue(target).values)
+    assert allocation.threshold == kth, (allocation.threshold, kth)
+    assert int((flat <= kth).sum()) == target, "ties at kthvalue's threshold"
+    return kth
+
+
+def measure(name: str, threads_list: tuple[int, ...]) -> list[dict[str, Any]]:
+    model = build(name)
+    groups = groupings_of(model)
+    flat = torch.cat([g.scores for g in groups.values()])
+    total = flat.numel()
+    target = round(SPARSITY * total)
+    threshold = check(groups, flat, target)
+    rows = []
+    for threads in threads_list:
+        with fixed_threads(threads):
+            actions = {
+                "selection": lambda: global_ranking(groups, SPARSITY),
+                "selection + masks": lambda: masks(groups, global_ranking(groups, SPARSITY)),
+                "kthvalue": lambda: flat.kthvalue(target),
+            }
+            times = time_interleaved(actions, REPEATS, warmup=1)
+            torch_times: list[float] = []
+            if name == "resnet50":
+                for _ in range(TORCH_REPEATS):
+                    seconds, dropped = torch_global(model)
+                    assert dropped == target, (dropped, target)
+                    torch_times.append(seconds * 1000.0)
+                times["torch global_unstructured"] = torch_times
+            meta = machine_metadata()
+            kth_ms = statistics.median(times["kthvalue"])
+            for variant, samples in times.items():
+                stats = summarize(samples)
+                rows.append(
+                    {
+                        **meta,
+                        "model": name,
+                        "weights": total,
+                        "sparsity": SPARSITY,
+                        "dropped": target,
+                        "threshold": threshold,
+                        "variant": variant,
+                        **stats,
+                        "repetitions": len(samples),
+                        "kthvalue_over_variant": kth_ms / stats["median_ms"],
+                        "kthvalue_min_over_variant_min": min(times["kthvalue"]) / stats["min_ms"],
+                    }
+                )
+                print(
+                    f"{name:<9} {threads} thr {variant:<26} median {stats['median_ms']:9.1f} ms"
+                    f"  kthvalue/this {rows[-1]['kthvalue_over_variant']:5.2f}x",
+                    flush=True,
+                )
+    return rows
 
 
 def main() -> None:
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50().eval()
-    total = sum(layer.weight.numel() for layer in prunable_layers(model))
-    print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"ResNet-50 prunable weights: {total / 1e6:.1f}M, sparsity {SPARSITY}"
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    args = parser.parse_args()
+    rows = [row for name in args.models for row in measure(name, THREADS)]
+    selections = [row for row in rows if row["variant"] == "selection"]
+    slowest = min(row["kthvalue_over_variant"] for row in selections)
+    meta = rows[0]
+    verdict = (
+        f"selection never slower than one kthvalue: {slowest >= 1.0} "
+        f"(lowest kthvalue/selection ratio {slowest:.2f}x); every path drops exactly "
+        + ", ".join(f"{row['model']} {row['dropped']:,}" for row in selections[:: len(THREADS)])
+        + " weights (checked)"
     )
-    dropped = sum(int((~mask).sum()) for mask in ours(model).values())
-    assert dropped == round(SPARSITY * total), (dropped, total)
-    assert torch_global(model) == dropped
-    ours_s = timed(lambda: ours(model), 7)
-    kth_s = timed(lambda: one_kthvalue(model), 5)
-    torch_s = timed(lambda: torch_global(model), 2)
-    for name, times in (
-        ("pruning_core global masks", ours_s),
-        ("one torch.kthvalue threshold", kth_s),
-        ("torch prune.global_unstructured", torch_s),
-    ):
-        print(
-            f"{name:<34} median {statistics.median(times):.3f} s  (min {min(times):.3f}, max {max(times):.3f})"
+    table = (
+        f"{meta['device']}, {meta['cpu_cores']} cores, torch {meta['torch']}, {meta['date']}, "
+        f"load {meta['load_average_1min']}\n\n{verdict}\n\n"
+        + markdown(
+            rows,
+            [
+                "model",
+                "weights",
+                "threads",
+                "variant",
+                "median_ms",
+                "min_ms",
+                "iqr_ms",
+                "repetitions",
+                "kthvalue_over_variant",
+                "load_average_1min",
+            ],
         )
-    print(
-        f"speedup vs global_unstructured: {statistics.median(torch_s) / statistics.median(ours_s):.1f}x; "
-        f"vs one kthvalue: {statistics.median(kth_s) / statistics.median(ours_s):.2f}x; "
-        f"all three drop exactly {dropped} weights"
     )
+    save(rows, "global_masks", table, OUT)
 
 
 if __name__ == "__main__":

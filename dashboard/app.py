@@ -1,14 +1,18 @@
-"""Dashboard entry point: ``streamlit run dashboard/app.py`` (binds 127.0.0.1).
+"""Dashboard entry point: ``bash scripts/dashboard.sh`` or ``streamlit run dashboard/app.py``.
 
+It binds 127.0.0.1 only, whatever the working directory: the launcher passes the flags,
+and ``dashboard/.streamlit/config.toml`` (found next to this script) says the same.
 Optional: ``streamlit run dashboard/app.py -- --store path/to/runs.sqlite`` (or set
-``PRUNING_CORE_STORE``) to use another run store.
+``PRUNING_CORE_STORE``) to use another run store; ``PRUNING_CORE_PLUGINS`` names model
+plugins, as for the CLI.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import services, widgets
+from dashboard import services
+from dashboard.components import widgets
 
 st.set_page_config(page_title="Pruning explorer", page_icon="✂️", layout="wide")
 widgets.keep_widget_state()
@@ -48,6 +52,7 @@ navigation = st.navigation(
         ),
     ]
 )
+widgets.plugin_warning()  # loads PRUNING_CORE_PLUGINS once; a bad one is one line, not a trace
 services.start_worker_if_needed()
 widgets.sidebar_status()
 widgets.exposure_warning()

@@ -111,7 +111,10 @@ def run(
         bool, typer.Option(help="replace the files of a non-empty --out directory")
     ] = False,
 ) -> None:
-    """Run one recipe and write recipe.yaml, results.json, layers.csv, model.safetensors."""
+    """Run one recipe and write recipe.yaml, results.json, layers.csv, model.safetensors.
+
+    Causal language models also get DIR/hf/: a Hugging Face checkpoint of the pruned model.
+    """
 
     def execute() -> None:
         recipe = load_recipe(recipe_file)
@@ -126,10 +129,11 @@ def run(
             result = prune(recipe, progress=update)
         save_run(result, out)
         summary = result.summary
-        accuracy = summary["test_accuracy"]
+        metric = summary.get("metric", "accuracy")  # perplexity for causal LMs
+        value = summary.get(f"test_{metric}")
         typer.echo(
             f"{out}: sparsity {summary['sparsity_pruned_layers']:.3f} (pruned layers), "
-            f"test accuracy {'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
+            f"test {metric} {'n/a' if value is None else f'{value:.4f}'}, "
             f"theoretical speedup {summary['theoretical_speedup']:.2f}x"
         )
 
@@ -153,6 +157,38 @@ def _raise_first(problems: list[Any]) -> None:
         raise problems[0].as_error()
 
 
+EXECUTOR_HELP = "local (this machine, the default) | ray (a Ray cluster; needs the ray extra)"
+ADDRESS_HELP = (
+    "Ray cluster: auto, ray://HOST:PORT or HOST:PORT; default: start a local Ray "
+    "instance for this command"
+)
+
+
+def _executor_options(executor: str | None, ray_address: str | None) -> tuple[str, str | None]:
+    from pruning_core.runs.executors import check_executor, configured_address
+
+    name = check_executor(executor)
+    address = configured_address(ray_address)
+    if name != "ray" and ray_address:
+        raise UserInputError("ray-address", "only used with --executor ray")
+    if name == "ray":
+        from pruning_core.runs.ray_cluster import check_ray_installed
+
+        check_ray_installed()
+    return name, address
+
+
+def _on_ray_failure(action: Callable[[], None]) -> None:
+    """A lost cluster or a run Ray lost twice: one line and exit code 1 (not the user's input)."""
+    from pruning_core.runs.ray_runner import ClusterLost, RayRunFailed
+
+    try:
+        action()
+    except (ClusterLost, RayRunFailed) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def sweep(
     recipe_file: Annotated[Path, typer.Argument(help="base recipe YAML")],
@@ -162,6 +198,8 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", help="CSV of summary rows")] = Path("sweep.csv"),
     runs_dir: Annotated[Path | None, typer.Option(help="also keep every run's artifacts")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace existing --out / --runs-dir")] = False,
+    executor: Annotated[str, typer.Option(help=EXECUTOR_HELP)] = "local",
+    ray_address: Annotated[str | None, typer.Option(help=ADDRESS_HELP)] = None,
 ) -> None:
     """Run criteria x sparsities x seeds from one base recipe into one CSV."""
 
@@ -172,25 +210,31 @@ def sweep(
             _parse_list(sparsities, float, "sparsities"),
             _parse_list(seeds, int, "seeds"),
         )
+        name, address = _executor_options(executor, ray_address)
         check_output_file(out, "--out", overwrite)
         if runs_dir is not None:
             check_output_dir(runs_dir, "--runs-dir", overwrite)
         _load_plugins()
         from pruning_core.pipeline.checks import check
-        from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
+        from pruning_core.pipeline.sweep import sweep_recipes
+        from pruning_core.runs.executors import sweep_rows
 
         recipes = sweep_recipes(base, *grid)
         for recipe in recipes:  # every run is checked before the first one starts
             _raise_first(check(recipe))
-        rows = []
-        for row in run_sweep(
-            recipes,
-            runs_dir,
-            on_run=lambda i, r: stderr.print(
-                f"[{i + 1}/{len(recipes)}] {r.criterion} sparsity {r.sparsity:g} seed {r.seed}"
-            ),
-        ):
-            rows.append(row)
+        rows = list(
+            sweep_rows(
+                recipes,
+                name,
+                address,
+                runs_dir,
+                on_run=lambda i, r: stderr.print(
+                    f"[{i + 1}/{len(recipes)}] {r.criterion} sparsity {r.sparsity:g} seed {r.seed}"
+                ),
+                plugins=list(_plugins),
+                on_retry=lambda i, reason: stderr.print(f"[{i + 1}] retrying once: {reason}"),
+            )
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -198,7 +242,7 @@ def sweep(
             writer.writerows(rows)
         typer.echo(f"{out}: {len(rows)} runs")
 
-    _guard(execute)
+    _guard(lambda: _on_ray_failure(execute))
 
 
 def _parse_shapes(text: str) -> list[tuple[int, int, int]]:
@@ -246,8 +290,15 @@ def bench(
         from pruning_core.bench.run import BenchSettings, run_bench
 
         settings = BenchSettings(
-            batch=batch, threads=threads, repeats=repeats, warmup=warmup, compile=compile_,
-            int8=int8, layers=layers, crossover=_parse_shapes(crossover), out_dir=out,
+            batch=batch,
+            threads=threads,
+            repeats=repeats,
+            warmup=warmup,
+            compile=compile_,
+            int8=int8,
+            layers=layers,
+            crossover=_parse_shapes(crossover),
+            out_dir=out,
         )
         result = run_bench(recipe, settings)
         for row in result.end_to_end:
@@ -322,19 +373,26 @@ def worker(
         typer.Option(help="run store (SQLite); default: $PRUNING_CORE_STORE or ./runs/runs.sqlite"),
     ] = None,
     once: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False,
+    executor: Annotated[
+        str | None, typer.Option(help=EXECUTOR_HELP + "; default: $PRUNING_CORE_EXECUTOR")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help=ADDRESS_HELP + "; default: $PRUNING_CORE_RAY_ADDRESS")
+    ] = None,
 ) -> None:
     """Execute queued runs from the run store (the dashboard starts one if none runs)."""
 
     def execute() -> None:
         from pruning_core.runs.store import RunStore
 
+        name, address = _executor_options(executor, ray_address)
         opened = RunStore(store)  # a bad store path is reported before torch is imported
         _load_plugins()
-        from pruning_core.runs.worker import Worker
+        from pruning_core.runs.executors import serve
 
-        Worker(opened).run(once=once)
+        serve(opened, name, address, plugins=list(_plugins), once=once)
 
-    _guard(execute)
+    _guard(lambda: _on_ray_failure(execute))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,10 +2,19 @@
 
 Usage::
 
-    python -m sample_models.train digits_cnn|digits_mlp|digits_vit|all [--out DIR]
+    python -m sample_models.train digits_cnn|digits_mlp|digits_vit|all [--out DIR] [--report JSON]
 
 The epoch with the best validation accuracy is kept; the test split is only evaluated
 once, on that kept model, for reporting.
+
+``--report PATH`` also writes a JSON result file (and a Markdown table beside it) with the
+machine it ran on (date, CPU model and flags, cores, threads, load average before and after
+each model, torch version), each model's accuracies, best epoch, wall-clock and CPU seconds,
+and whether the trained tensors are bit-identical to the shipped ``weights/``. To measure
+without touching the shipped weights::
+
+    python -m sample_models.train all --out /tmp/weights \
+        --report benchmarks/results/sample_models_training.json
 """
 
 from __future__ import annotations
@@ -13,14 +22,18 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
+
+from pruning_core.environment import load_average, machine_metadata
 
 from sample_models.catalog import SAMPLE_MODELS, WEIGHTS_DIR
 from sample_models.data import Split, digits_splits
@@ -161,8 +174,8 @@ def fit(name: str, seed: int = SEED) -> tuple[nn.Module, dict[str, float | int]]
 
     Returns:
         The model (eval mode, best validation epoch) and a metrics dict with
-        ``val_accuracy``, ``test_accuracy``, ``best_epoch``, ``epochs``, ``params`` and
-        ``train_seconds``.
+        ``val_accuracy``, ``test_accuracy``, ``best_epoch``, ``epochs``, ``params``,
+        ``train_seconds`` (wall clock) and ``train_cpu_seconds`` (this process's CPU time).
     """
     config = CONFIGS[name]
     splits = digits_splits()
@@ -176,7 +189,7 @@ def fit(name: str, seed: int = SEED) -> tuple[nn.Module, dict[str, float | int]]
     best = (-1.0, float("inf"))
     best_state: dict[str, torch.Tensor] = {}
     best_epoch = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for epoch in range(1, config.epochs + 1):
         _train_epoch(model, splits["train"], config, optimizer, scheduler, generator)
         val_acc, val_loss = evaluate(model, splits["val"])
@@ -184,6 +197,7 @@ def fit(name: str, seed: int = SEED) -> tuple[nn.Module, dict[str, float | int]]
             best, best_epoch = (val_acc, val_loss), epoch
             best_state = copy.deepcopy(model.state_dict())
     elapsed = time.perf_counter() - started
+    cpu_elapsed = time.process_time() - cpu_started
 
     model.load_state_dict(best_state)
     test_acc, _ = evaluate(model, splits["test"])
@@ -194,6 +208,7 @@ def fit(name: str, seed: int = SEED) -> tuple[nn.Module, dict[str, float | int]]
         "epochs": config.epochs,
         "params": sum(p.numel() for p in model.parameters()),
         "train_seconds": round(elapsed, 1),
+        "train_cpu_seconds": round(cpu_elapsed, 1),
     }
     return model.eval(), metrics
 
@@ -217,6 +232,31 @@ def save_weights(
     save_file(state, str(path), metadata=metadata)
 
 
+def identical_tensors(model: nn.Module, path: Path) -> bool:
+    """Whether ``model``'s state dict equals the safetensors file at ``path`` bit for bit."""
+    if not path.is_file():
+        return False
+    saved = load_file(str(path))
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    return saved.keys() == state.keys() and all(
+        saved[k].dtype == v.dtype
+        and saved[k].shape == v.shape
+        and bool(torch.equal(saved[k].view(torch.uint8), v.view(torch.uint8)))
+        for k, v in state.items()
+    )
+
+
+def shipped_accuracy(name: str) -> dict[str, float]:
+    """Validation and test accuracy of the shipped weights of ``name``."""
+    model = SAMPLE_MODELS[name].factory()
+    model.load_state_dict(load_file(str(SAMPLE_MODELS[name].weights_path)))
+    splits = digits_splits()
+    return {
+        "shipped_val_accuracy": evaluate(model, splits["val"])[0],
+        "shipped_test_accuracy": evaluate(model, splits["test"])[0],
+    }
+
+
 def train_model(name: str, out_dir: Path | None = None, seed: int = SEED) -> dict[str, float | int]:
     """Train ``name``, save ``<out_dir>/<name>.safetensors`` and return its metrics.
 
@@ -226,13 +266,48 @@ def train_model(name: str, out_dir: Path | None = None, seed: int = SEED) -> dic
         seed: Training seed.
 
     Returns:
-        The metrics dict from :func:`fit`.
+        The metrics dict from :func:`fit`, plus ``identical_to_shipped`` (the trained
+        tensors equal the shipped ``weights/<name>.safetensors`` bit for bit, checked
+        before saving) and the load average before and after.
     """
     if name not in CONFIGS:
         raise KeyError(f"unknown sample model {name!r}; choose from {sorted(CONFIGS)}")
+    load_before = load_average()
     model, metrics = fit(name, seed)
+    report: dict[str, float | int] = {
+        **metrics,
+        "load_average_1min_before": load_before,  # type: ignore[dict-item]
+        "load_average_1min_after": load_average(),  # type: ignore[dict-item]
+        "identical_to_shipped": identical_tensors(model, WEIGHTS_DIR / f"{name}.safetensors"),
+    }
     save_weights(model, (out_dir or WEIGHTS_DIR) / f"{name}.safetensors", metrics, seed)
-    return metrics
+    return report
+
+
+def write_report(path: Path, meta: dict[str, object], models: dict[str, dict]) -> None:
+    """Write the JSON result file at ``path`` and a Markdown table beside it (``.md``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"metadata": meta, "models": models}
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    lines = [
+        f"Trained {meta['date']} on {meta['cpu_model']} (flags: {meta['cpu_flags'] or 'none'}; "
+        f"{meta['cpu_cores']} cores), {meta['threads']} thread(s), torch {meta['torch']}, "
+        f"Python {meta['python']}; `{meta['command']}`.",
+        "",
+        "| model | params | val acc | test acc | best epoch | train s (wall) | train s (CPU) "
+        "| load avg before -> after | bit-identical to shipped | shipped val / test acc |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in models.items():
+        lines.append(
+            f"| {name} | {m['params']:,} | {m['val_accuracy']:.4f} | {m['test_accuracy']:.4f} "
+            f"| {m['best_epoch']} / {m['epochs']} | {m['train_seconds']:.1f} "
+            f"| {m['train_cpu_seconds']:.1f} "
+            f"| {m['load_average_1min_before']:.2f} -> {m['load_average_1min_after']:.2f} "
+            f"| {'yes' if m['identical_to_shipped'] else 'no'} "
+            f"| {m['shipped_val_accuracy']:.4f} / {m['shipped_test_accuracy']:.4f} |"
+        )
+    path.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -240,15 +315,31 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=[*CONFIGS, "all"])
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="output folder")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="also write this JSON result file (+ .md)"
+    )
     args = parser.parse_args(argv)
     names = list(CONFIGS) if args.name == "all" else [args.name]
+    torch.set_num_threads(NUM_THREADS)
+    meta: dict[str, object] = {
+        **machine_metadata(),
+        "command": "python -m sample_models.train "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    reports = {}
     for name in names:
+        shipped = shipped_accuracy(name)  # before training: --out may be the shipped folder
         m = train_model(name, args.out)
+        reports[name] = {**m, **shipped}
         print(
             f"{name}: val_accuracy={m['val_accuracy']:.4f} test_accuracy={m['test_accuracy']:.4f}"
             f" best_epoch={m['best_epoch']}/{m['epochs']} params={m['params']}"
-            f" time={m['train_seconds']}s"
+            f" time={m['train_seconds']}s cpu={m['train_cpu_seconds']}s"
+            f" identical_to_shipped={m['identical_to_shipped']}"
         )
+    if args.report is not None:
+        meta["load_average_1min_end"] = load_average()
+        write_report(args.report, meta, reports)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,16 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 # The engine's layers, bottom first: a package may import only from its own layer or below.
 LAYERS = [
-    {"errors", "registry", "structure", "yaml_input", "recipe", "environment", "output_paths"},
+    {
+        "errors",
+        "registry",
+        "structure",
+        "yaml_input",
+        "recipe",
+        "environment",
+        "output_paths",
+        "data_config",
+    },
     {"latency", "models"},
     {"masks"},
     {"criteria"},

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, frames, services, widgets
+from dashboard import services
+from dashboard.charts import tables
+from dashboard.components import widgets
+from dashboard.services import figures
 
 HIGHLIGHT = "background-color: #fef3c7; font-weight: 600"
 
@@ -37,14 +41,14 @@ for run_id in ids:
         st.stop()
     documents[run_id] = document
 labels = dict(zip(chosen["id"], chosen["run"], strict=True))
-diff = frames.recipe_diff({labels[run_id]: documents[run_id]["recipe"] for run_id in ids})
+diff = tables.recipe_diff({labels[run_id]: documents[run_id]["recipe"] for run_id in ids})
 differing = diff[diff["differs"]].drop(columns="differs")
 reference = chosen["test_accuracy"].iloc[0]
 
 for column, run_id in zip(st.columns(len(ids)), ids, strict=True):
     label, accuracy = labels[run_id], documents[run_id]["summary"]["test_accuracy"]
     with column, st.container(border=True):
-        st.markdown(f"#### {label}")
+        st.markdown(f"#### {widgets.plain(label)}")
         shown = widgets.fmt_pct(accuracy)
         if run_id == ids[0] or accuracy is None or pd.isna(reference):
             st.metric(
@@ -53,10 +57,8 @@ for column, run_id in zip(st.columns(len(ids)), ids, strict=True):
         else:
             versus = labels[ids[0]].split()[0]
             st.metric("test accuracy", shown, delta=f"{accuracy - reference:+.1%} vs {versus}")
-        for field, value in differing[label].items():
-            st.markdown(
-                f"<span style='{HIGHLIGHT}'>{field}: {value}</span>", unsafe_allow_html=True
-            )
+        for field, value in differing[label].items():  # recipe values: escaped, never markup
+            st.html(f"<span style='{HIGHLIGHT}'>{html.escape(f'{field}: {value}')}</span>")
         st.plotly_chart(
             figures.run_layers(run_id, title="per-layer sparsity", height=300),
             key=f"compare_layers_{run_id}",
@@ -75,7 +77,7 @@ else:
     )
 
 st.subheader("Metrics")
-st.dataframe(frames.metrics_table(chosen), width="stretch")
+st.dataframe(tables.metrics_table(chosen), width="stretch")
 
 layers, curves = figures.overlays(labels)
 st.plotly_chart(layers, key="compare_layers_overlay")

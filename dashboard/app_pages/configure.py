@@ -6,7 +6,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import recipe_form, services, widgets
+from dashboard import services
+from dashboard.components import recipe_form, training_form, widgets
 
 SECTION_OF = {
     "model": "model",
@@ -27,45 +28,40 @@ slots: dict[str, Any] = {}
 top_left, top_right = st.columns([1, 2.4], gap="large")
 with top_left, st.container(border=True):
     st.subheader("Model")
-    model, weights = recipe_form.model_section()
+    model, weights, upload_issues = recipe_form.model_section()
     slots["model"] = st.container()
 with top_right, st.container(border=True):
-    facts = services.dense_accuracy(model, weights or None, services.file_stamp(weights))
+    facts = services.dense_accuracy(model, weights, services.file_stamp(weights))
     cols = st.columns(4)
     cols[0].metric("parameters", f"{facts['params']:,}")
     cols[1].metric("dense size (fp32)", f"{facts['size_bytes'] / 1024:,.0f} KiB")
     cols[2].metric("dense val accuracy", widgets.fmt_pct(facts["val_accuracy"]))
     cols[3].metric("dense test accuracy", widgets.fmt_pct(facts["test_accuracy"]))
     if facts["note"]:
-        st.caption(f":material/warning: {facts['note']}")
+        st.caption(f":material/warning: {widgets.plain(facts['note'])}")
     layer_slot = st.container()
 
 left, right = st.columns(2, gap="large")
 with left, st.container(border=True):
     st.subheader("Pruning")
-    draft: dict[str, Any] = {
-        "model": model,
-        "weights": weights or None,
-        **recipe_form.pruning_section(model),
-    }
+    pruning, form_issues = recipe_form.pruning_section(model)
+    draft: dict[str, Any] = {"model": model, "weights": weights, **pruning}
     slots["pruning"] = st.container()
 with right, st.container(border=True):
     st.subheader("Schedule")
-    draft["schedule"] = recipe_form.schedule_section()
+    draft["schedule"] = training_form.schedule_section()
     slots["schedule"] = st.container()
     st.subheader("Finetuning")
-    draft["finetune"] = recipe_form.finetune_section()
+    draft["finetune"] = training_form.finetune_section()
     with st.expander("Calibration data (gradient, Taylor and activation criteria)"):
-        draft["calibration"] = recipe_form.calibration_section()
-    draft["precision"], draft["seed"] = recipe_form.output_section()
+        draft["calibration"] = training_form.calibration_section()
+    draft["precision"], draft["seed"] = training_form.output_section()
     slots["training"] = st.container()
 
-recipe, issues, plan = services.check_recipe(draft)
-if weights == "":
-    issues.append(
-        services.Issue("weights", "no valid uploaded weights; upload a .safetensors file")
-    )
-for issue in issues:
+recipe, problems, plan = services.check_recipe(draft)
+# what was typed or uploaded, then everything the engine's check finds
+issues = upload_issues + form_issues + problems
+for issue in issues:  # every problem is shown, so the count below matches what is on screen
     with slots[SECTION_OF.get(issue.field.split(".")[0], "pruning")]:
         widgets.show_issue(issue.field, issue.message)
 
@@ -105,7 +101,8 @@ if recipe is not None and not issues:
     with st.expander("Recipe YAML (what the run and the export will contain)"):
         st.code(recipe.to_yaml(), language="yaml")
 else:
-    st.warning(f"Fix the {len(issues)} problem(s) above to queue this recipe.")
+    count = len(issues)
+    st.warning(f"Fix the {count} problem{'s' if count > 1 else ''} above to queue this recipe.")
 
 run_col, sweep_col = st.columns([1, 2], gap="large")
 with run_col:
@@ -135,7 +132,8 @@ with run_col:
         )
 
 with sweep_col, st.expander("Sweep: criteria x sparsities x seeds", expanded=False):
-    chosen, text, seeds_text = recipe_form.sweep_section(draft["structure"]["kind"] == "n:m")
+    fixed = recipe is not None and recipe.structure.implied_sparsity is not None
+    chosen, text, seeds_text = training_form.sweep_section(fixed)
     try:
         sparsities = [float(part) for part in text.split(",") if part.strip()]
         seeds = [int(part) for part in seeds_text.split(",") if part.strip()]

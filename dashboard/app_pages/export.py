@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import frames, services, widgets
+from dashboard import services
+from dashboard.charts import tables
+from dashboard.components import widgets
 
 st.title("Export")
 runs = services.runs_frame(("done",))
@@ -20,7 +22,9 @@ run_id = int(picked)
 document = services.results(run_id)
 recipe_file = services.artifact_path(run_id, "recipe.yaml")
 if document is None or not recipe_file.is_file():
-    st.error(f"**artifacts**: the files of run #{run_id} are missing from `{recipe_file.parent}`")
+    widgets.show_issue(
+        "artifacts", f"the files of run #{run_id} are missing from '{recipe_file.parent}'"
+    )
     st.stop()
 
 stem = f"run_{run_id}"
@@ -57,7 +61,7 @@ cols[2].download_button(
     width="stretch",
     icon=":material/table:",
 )
-summary_row = {"run": run_id, **frames.flatten_recipe(document["recipe"]), **summary}
+summary_row = {"run": run_id, **tables.flatten_recipe(document["recipe"]), **summary}
 cols[3].download_button(
     "Summary (CSV)",
     pd.DataFrame([summary_row]).to_csv(index=False),

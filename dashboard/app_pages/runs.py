@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import run_details, services, widgets
+from dashboard import services
+from dashboard.components import run_details, widgets
 
 ACTIVE = ("queued", "running")
 SHOWN_QUEUED = 10

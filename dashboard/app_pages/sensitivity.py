@@ -7,7 +7,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import sensitivity_charts, sensitivity_sections, services, widgets
+from dashboard import services
+from dashboard.charts import sensitivity as sensitivity_charts
+from dashboard.components import sensitivity_sections, widgets
 from dashboard.services import sensitivity as profiles
 
 TABLE_COLUMNS = ["layer", "type", "params", "macs", "macs_share", "latency_ms", "latency_share",
@@ -106,8 +108,15 @@ metric = "accuracy_delta" if st.toggle(
 ) else "loss_delta"  # fmt: skip
 st.plotly_chart(
     sensitivity_charts.curves_chart(
-        pd.DataFrame(profile["rows"]), proposal["sparsity"], metric, profile["approximation"]
-    ),
+        pd.DataFrame(profile["rows"]),
+        {
+            row["layer"]: (row["sparsity"], row[metric] or 0.0)
+            for row in proposal["layers"]
+            if row["layer"] in proposal["sparsity"]
+        },
+        metric,
+        profile["approximation"],
+    ),  # fmt: skip
     key="sens_curves",
 )
 with st.expander("Per-layer table (performance profile and estimates)"):
@@ -140,7 +149,12 @@ with st.container(border=True):
     recipe: dict[str, Any] = profiles.allocated_recipe(
         base, profile, target, budget, overrides, high
     )
-    if right.button("Queue run", type="primary", key="sens_queue", width="stretch"):
+    problems = profiles.editor_problems(recipe)  # the engine's check, before anything queues
+    for problem in problems:
+        widgets.show_issue(problem.field, problem.message)
+    if right.button(
+        "Queue run", type="primary", key="sens_queue", width="stretch", disabled=bool(problems)
+    ):
         prediction = {
             "profile_id": profile_id, "target": target, "budget": budget,
             "predicted_val_accuracy": proposal["predicted_val_accuracy"],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, frames, services, widgets
+from dashboard import charts, services
+from dashboard.components import widgets
 
 st.title("Speed and size")
 runs = services.runs_frame(("done",))
@@ -48,7 +49,7 @@ if not measured.empty:
         st.dataframe(measured, hide_index=True, width="stretch")
 
 st.subheader("Size")
-sizes = frames.size_rows(chosen)
+sizes = services.size_rows(chosen)
 precisions = list(dict.fromkeys(sizes["precision"]))
 if len(set(sizes["format"])) > 1 and precisions:  # many formats: one precision at a time
     shown = st.radio("precision", precisions, horizontal=True, key="size_precision")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, frames, services
+from dashboard import charts, services
+from dashboard.charts import tables
 
 ALL = "all finished runs"
 
@@ -73,4 +74,4 @@ if not done.empty and "random" not in set(done["criterion"]):
     st.caption("Add the **random** criterion to the sweep to see the control baseline.")
 if not done.empty:
     st.caption(f"Mean ± std of {metric.replace('_', ' ')} over seeds (number of seeds in brackets)")
-    st.dataframe(frames.sweep_table(charts.aggregate_seeds(done, metric)), width="stretch")
+    st.dataframe(tables.sweep_table(charts.aggregate_seeds(done, metric)), width="stretch")

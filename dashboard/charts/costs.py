@@ -1,6 +1,7 @@
 """What pruning buys: size by precision, theoretical vs measured speedup, Pareto views.
 
-Pure ``DataFrame -> Figure`` builders (re-exported by :mod:`dashboard.charts`).
+Pure ``DataFrame -> Figure`` builders; theoretical and measured numbers are never drawn
+as one series.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.chart_style import (
+from dashboard.charts.style import (
     INK,
     PALETTE,
     Trace,

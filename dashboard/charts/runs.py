@@ -1,9 +1,7 @@
-"""Plotly figure builders: pure functions ``DataFrame -> Figure``, no Streamlit, no engine.
+"""Figures of one run or several overlaid: per-layer sparsity, accuracy curves, errors.
 
-Every builder takes the plain rows the engine writes (``results.json`` layers and
-curves, run summaries) as DataFrames; the pages only choose which rows to pass.
-Theoretical and measured numbers are never drawn as one series. Cost views (size,
-speedup, Pareto) live in :mod:`dashboard.cost_charts` and are re-exported here.
+Pure ``DataFrame -> Figure`` builders over the rows the engine writes (``results.json``
+layers and curves); the pages only choose which rows to pass.
 """
 
 from __future__ import annotations
@@ -11,25 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.chart_style import (
-    INK,
-    PALETTE,
-    Trace,
-    build,
-    color_for,
-    empty,
-    hline,
-    layout,
-    percent_ticks,
-    rgba,
-)
-from dashboard.cost_charts import (
-    measured_speedup_chart,
-    pareto_chart,
-    pareto_front,
-    size_by_precision_chart,
-    speedup_chart,
-)
+from dashboard.charts.style import INK, PALETTE, Trace, build, empty, hline, layout, percent_ticks
 
 SYMBOLS = {"dense": "circle-open", "prune": "triangle-down", "finetune": "circle"}
 
@@ -115,85 +95,6 @@ def layer_sparsity_chart(
         color = PALETTE[runs.index(run) % len(PALETTE)] if run in runs and len(runs) > 1 else INK
         hline(frame_layout, value, f"target {value:.0%}", color)
     return build(traces, frame_layout)
-
-
-def aggregate_seeds(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean, std and count of ``metric`` per criterion and target sparsity (over seeds)."""
-    grouped = runs.dropna(subset=[metric]).groupby(["criterion", "target_sparsity"])[metric]
-    table = grouped.agg(["mean", "std", "count"]).reset_index()
-    table["std"] = table["std"].fillna(0.0)
-    return table.sort_values(["criterion", "target_sparsity"]).reset_index(drop=True)
-
-
-def accuracy_vs_sparsity_chart(
-    runs: pd.DataFrame, metric: str = "test_accuracy", dense: float | None = None
-) -> go.Figure:
-    """Accuracy against target sparsity, one line per criterion, mean ± std bands over seeds.
-
-    Args:
-        runs: one row per finished run with ``criterion, target_sparsity, seed`` and ``metric``.
-        metric: the accuracy column to draw.
-        dense: the unpruned model's accuracy, drawn as a reference line.
-    """
-    title = f"{metric.replace('_', ' ')} vs sparsity"
-    table = aggregate_seeds(runs, metric) if not runs.empty else pd.DataFrame()
-    if table.empty:
-        return empty(title, "no finished runs with accuracy")
-    names = list(dict.fromkeys(table["criterion"]))
-    traces: list[Trace] = []
-    for name in names:
-        rows, color = table[table["criterion"] == name], color_for(name, names)
-        label = "random (baseline)" if name == "random" else name
-        sparsity, mean, std = list(rows["target_sparsity"]), rows["mean"], rows["std"]
-        if (rows["count"] > 1).any():
-            traces.append(
-                {
-                    "type": "scatter",
-                    "x": sparsity + sparsity[::-1],
-                    "y": list(mean + std) + list(mean - std)[::-1],
-                    "mode": "lines",
-                    "fill": "toself",
-                    "fillcolor": rgba(color, 0.18),
-                    "line": {"width": 0},
-                    "hoverinfo": "skip",
-                    "legendgroup": label,
-                    "showlegend": False,
-                    "name": f"{label} ± std",
-                }
-            )
-        traces.append(
-            {
-                "type": "scatter",
-                "x": sparsity,
-                "y": list(mean),
-                "mode": "lines+markers",
-                "name": label,
-                "legendgroup": label,
-                "marker": {"size": 9},
-                "line": {"color": color, "dash": "dash" if name == "random" else "solid"},
-                "customdata": list(zip(std, rows["count"], strict=True)),
-                "hovertemplate": "sparsity %{x:.0%}<br>mean %{y:.2%} ± %{customdata[0]:.2%}"
-                "<br>%{customdata[1]} seed(s)<extra>" + label + "</extra>",
-            }
-        )
-    frame = layout(
-        title,
-        420,
-        xaxis={
-            "tickformat": ".0%",
-            "range": [-0.02, 1.0],
-            "title": {"text": "target sparsity of pruned layers"},
-        },
-        yaxis={
-            "tickformat": percent_ticks(
-                [*(table["mean"] - table["std"]), *(table["mean"] + table["std"]), dense]
-            ),
-            "title": {"text": metric.replace("_", " ")},
-        },
-    )
-    if dense is not None:
-        hline(frame, dense, f"dense {dense:.1%}", dash="dot", above=False)
-    return build(traces, frame)
 
 
 def curves_chart(
@@ -284,14 +185,32 @@ def curves_chart(
     )
 
 
-__all__ = [
-    "accuracy_vs_sparsity_chart",
-    "aggregate_seeds",
-    "curves_chart",
-    "layer_sparsity_chart",
-    "measured_speedup_chart",
-    "pareto_chart",
-    "pareto_front",
-    "size_by_precision_chart",
-    "speedup_chart",
-]
+ERROR_TITLE = "Layer reconstruction error (after pruning, before finetuning)"
+
+
+def reconstruction_error_chart(layers: pd.DataFrame, title: str = ERROR_TITLE) -> go.Figure:
+    """Bars of ``||XW^T - XW'^T||^2 / ||XW^T||^2`` per pruned layer, in model order.
+
+    Args:
+        layers: rows with ``name`` and ``reconstruction_error`` (missing or null for layers
+            that were not pruned, models without data, and channel runs).
+        title: chart title.
+    """
+    if "reconstruction_error" not in layers or layers["reconstruction_error"].isna().all():
+        return empty(title, "no reconstruction error for this run (no data, or channels removed)")
+    rows = layers.dropna(subset=["reconstruction_error"])
+    trace = {
+        "type": "bar",
+        "x": rows["name"].tolist(),
+        "y": rows["reconstruction_error"].tolist(),
+        "marker": {"color": PALETTE[0]},
+        "name": "reconstruction error",
+        "hovertemplate": "%{x}<br>relative error %{y:.4f}<extra></extra>",
+    }
+    frame = layout(
+        title,
+        380,
+        xaxis={"title": {"text": "layer (model order)"}, "type": "category"},
+        yaxis={"title": {"text": "relative output error"}, "rangemode": "tozero"},
+    )
+    return build([trace], frame)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.chart_style import BASELINE_COLOR, INK, PALETTE, Trace, build, empty, layout
-from pruning_core.sensitivity.allocate import interpolate
+from dashboard.charts.style import BASELINE_COLOR, INK, PALETTE, Trace, build, empty, layout
 
 METRIC_TITLES = {
     "loss_delta": "validation loss increase",
@@ -22,7 +21,7 @@ METRIC_TITLES = {
 
 def curves_chart(
     rows: pd.DataFrame,
-    chosen: dict[str, float] | None = None,
+    chosen: dict[str, tuple[float, float]] | None = None,
     metric: str = "loss_delta",
     approximate: bool = False,
 ) -> go.Figure:
@@ -30,7 +29,8 @@ def curves_chart(
 
     Args:
         rows: profile rows ``layer, sparsity, loss_delta, accuracy_delta`` (model order).
-        chosen: layer -> proposed sparsity, marked with a diamond on the curve.
+        chosen: layer -> (proposed sparsity, predicted ``metric`` there), marked with a
+            diamond on the curve (the prediction comes with the proposal, not from here).
         metric: ``loss_delta`` or ``accuracy_delta``.
         approximate: the values are an estimate (Fisher), said in the title.
     """
@@ -59,13 +59,13 @@ def curves_chart(
             }
         )
         if chosen and name in chosen:
-            at = float(chosen[str(name)])
+            at, value = chosen[str(name)]
             traces.append(
                 {
                     "type": "scatter",
                     "mode": "markers",
-                    "x": [at],
-                    "y": [interpolate(xs, ys, at)],
+                    "x": [float(at)],
+                    "y": [float(value)],
                     "name": f"{name} proposed",
                     "legendgroup": str(name),
                     "showlegend": False,

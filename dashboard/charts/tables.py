@@ -5,9 +5,7 @@ No Streamlit and no engine here, so every function is testable on plain dicts.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -39,32 +37,29 @@ METRICS = {
     "theoretical_speedup": "theoretical speedup (MACs ratio)",
     "seconds": "run time (s)",
 }
-BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
-def structure_label(structure: Any) -> str:
-    """``2:4``, ``block 4x4``, ``unstructured`` or ``channel`` from a recipe's structure."""
-    if isinstance(structure, str):
-        return structure
-    kind = structure.get("kind", "unstructured")
-    if kind == "n:m":
-        return f"{structure.get('n', 2)}:{structure.get('m', 4)}"
-    if kind == "block":
-        height, width = structure.get("block", (4, 4))
-        return f"block {height}x{width}"
-    return str(kind)
+def run_label(run_id: int, recipe: dict[str, Any], structure: str, fixed: bool) -> str:
+    """Short unique name of a run: ``#12 taylor 2:4 s0`` or ``#3 magnitude block 4x4 50% s1``.
 
-
-def run_label(run_id: int, recipe: dict[str, Any]) -> str:
-    """Short unique name of a run: ``#12 taylor 2:4 50% s0``."""
+    Args:
+        run_id: the run's id.
+        recipe: the run's recipe mapping.
+        structure: the structure's label (``Structure.label()``, from the services).
+        fixed: the structure fixes the sparsity (N:M), so the target is not repeated.
+    """
     sparsity = recipe.get("sparsity")
-    structure = structure_label(recipe.get("structure", "unstructured"))
-    amount = "" if ":" in structure or sparsity is None else f" {float(sparsity):.0%}"
+    amount = "" if fixed or sparsity is None else f" {float(sparsity):.0%}"
     return f"#{run_id} {recipe.get('criterion', '?')} {structure}{amount} s{recipe.get('seed', 0)}"
 
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One flat row per run record (as ``RunRecord.__dict__``), in the given order."""
+    """One flat row per run record, in the given order.
+
+    Args:
+        records: ``RunRecord.__dict__`` plus ``structure_label`` (the structure's label) and
+            ``sparsity_fixed`` (the structure fixes the sparsity), added by the services.
+    """
     rows = []
     for record in records:
         recipe, summary = record["recipe"], record.get("summary") or {}
@@ -74,11 +69,13 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append(
             {
                 "id": record["id"],
-                "run": run_label(record["id"], recipe),
+                "run": run_label(
+                    record["id"], recipe, record["structure_label"], record["sparsity_fixed"]
+                ),
                 "state": record["state"],
                 "model": recipe.get("model"),
                 "criterion": recipe.get("criterion"),
-                "structure": structure_label(recipe.get("structure", "unstructured")),
+                "structure": record["structure_label"],
                 "target_sparsity": summary.get("target_sparsity", recipe.get("sparsity")),
                 "allocation": recipe.get("allocation", "uniform"),
                 "schedule": (recipe.get("schedule") or {}).get("kind", "one_shot"),
@@ -163,109 +160,6 @@ def metrics_table(runs: pd.DataFrame) -> pd.DataFrame:
             for value in runs[column]
         ]
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(runs["run"]))
-
-
-def size_rows(runs: pd.DataFrame) -> pd.DataFrame:
-    """Model size of each run per storage format and precision.
-
-    Exact bytes (values + indices + metadata) when the run's summary has them
-    (``size_bytes_by_format``); otherwise dense storage, scaled from the run's own size.
-    """
-    rows = []
-    for _, run in runs.dropna(subset=["size_bytes"]).iterrows():
-        exact = run.get("size_bytes_by_format")
-        if isinstance(exact, dict) and exact:
-            rows += [
-                {
-                    "run": run["run"],
-                    "format": fmt,
-                    "precision": precision,
-                    "size_bytes": size,
-                    "kind": "exact bytes: values + indices + metadata",
-                }
-                for fmt, sizes in exact.items()
-                for precision, size in sizes.items()
-            ]
-            continue
-        own = BYTES.get(run["precision"])  # None (e.g. int8): only the size as saved
-        widths = BYTES if own is not None else {run["precision"]: 1}
-        for precision, width in widths.items():
-            how = "as saved" if precision == run["precision"] else f"scaled from {run['precision']}"
-            rows.append(
-                {
-                    "run": run["run"],
-                    "format": "dense",
-                    "precision": precision,
-                    "size_bytes": run["size_bytes"] * width / (own or width),
-                    "kind": f"dense storage, zeros included; {how}",
-                }
-            )
-    return pd.DataFrame(rows, columns=["run", "format", "precision", "size_bytes", "kind"])
-
-
-MEASURED_COLUMNS = [
-    "run",
-    "model",
-    "structure",
-    "variant",
-    "precision",
-    "batch",
-    "mode",
-    "speedup",
-    "median_ms",
-    "test_accuracy",
-    "device",
-    "date",
-    "source",
-]
-
-
-def measured_rows(files: list[Path]) -> pd.DataFrame:
-    """Measured speedup rows from benchmark files (JSON lists or CSV tables), deduplicated.
-
-    Only rows that say they were measured (``measured`` true, or a ``kind`` of
-    ``measured``) and carry a ``speedup``, ``device`` and ``date`` are kept; ``run`` is a
-    label made of model, structure and variant (or precision).
-    """
-    rows: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            loaded = (
-                json.loads(file.read_text())
-                if file.suffix == ".json"
-                else pd.read_csv(file).to_dict("records")
-            )
-        except (OSError, ValueError):
-            continue
-        items = loaded.get("rows", []) if isinstance(loaded, dict) else loaded
-        for row in items if isinstance(items, list) else []:
-            measured = (
-                row.get("measured") in (True, "true", "True", 1) or row.get("kind") == "measured"
-            )
-            if measured and all(pd.notna(row.get(key)) for key in ("speedup", "device", "date")):
-                label = " · ".join(
-                    str(row[key]) for key in ("model", "structure") if pd.notna(row.get(key))
-                )
-                variant = (
-                    row.get("variant") if pd.notna(row.get("variant")) else row.get("precision")
-                )
-                rows.append(
-                    {
-                        **{key: row.get(key) for key in MEASURED_COLUMNS},
-                        "source": file.name,
-                        "run": f"{label} · {variant}" if pd.notna(variant) else label,
-                    }
-                )
-    frame = pd.DataFrame(rows, columns=MEASURED_COLUMNS)
-    frame = frame.drop_duplicates(subset=[c for c in MEASURED_COLUMNS if c != "source"])
-    twins = frame["run"].duplicated(keep=False)  # same label, different setup: say which
-    frame.loc[twins, "run"] = [
-        f"{run} · batch {batch:g} {mode if pd.notna(mode) else ''}".strip()
-        if isinstance(batch, int | float)
-        else f"{run} · {batch} {mode}"
-        for run, batch, mode in frame.loc[twins, ["run", "batch", "mode"]].to_numpy()
-    ]
-    return frame.reset_index(drop=True)
 
 
 def recipe_yaml(recipe: dict[str, Any]) -> str:

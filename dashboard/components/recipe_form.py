@@ -1,7 +1,8 @@
-"""The Configure form, one function per section; each returns its part of a recipe draft.
+"""The Configure form's model and pruning sections; each returns its part of a recipe draft.
 
-Defaults go into ``st.session_state`` once (never as ``value=``), so a value survives
-page switches without Streamlit's "default value and session state" warning.
+Defaults go into ``st.session_state`` once (:func:`~dashboard.components.widgets.form_key`).
+Rules (what fits, what N:M implies) come from the engine through the services; the
+form only lays out the inputs. Schedule, finetuning and sweep: ``training_form``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import services, widgets
+from dashboard import services
+from dashboard.components import widgets
 
 STRUCTURES = {
     "unstructured": "unstructured (single weights)",
@@ -18,11 +20,6 @@ STRUCTURES = {
     "block": "block (e.g. 4x4 tiles)",
     "channel": "channel (removes output channels)",
     "head": "head (removes attention heads)",
-}
-SCHEDULES = {
-    "one_shot": "one-shot: prune once, then finetune",
-    "iterative": "iterative: prune + finetune in rounds",
-    "gradual": "gradual: prune while finetuning (cubic)",
 }
 ALLOCATIONS = {
     "uniform": "uniform: same sparsity in every pruned layer",
@@ -33,23 +30,18 @@ ALLOCATIONS = {
 }
 
 
-def _choices(field: str) -> list[str]:
-    """Allowed values of a recipe field (from the engine's recipe model)."""
-    return services.recipe_choices()[field]
+def model_section() -> tuple[str, str | None, list[services.Issue]]:
+    """Model picker and the optional weights upload.
 
-
-def _default(key: str, value: Any) -> str:
-    st.session_state.setdefault(key, value)
-    return key
-
-
-def model_section() -> tuple[str, str | None]:
-    """Model picker and the optional weights upload; returns ``(model, weights path)``."""
+    Returns:
+        The model, the uploaded weights' path (``None``: the shipped ones), and the
+        problem with the upload if there is one (shown with the other problems).
+    """
     names = services.model_names()
     model = st.selectbox(
         "model",
         names,
-        key=_default("cfg_model", names[0]),
+        key=widgets.form_key("cfg_model", names[0]),
         format_func=services.model_label,
         help="Registered models; untrained ones measure structure and speed only",
     )
@@ -58,11 +50,11 @@ def model_section() -> tuple[str, str | None]:
         "weights",
         ["shipped", "upload"],
         horizontal=True,
-        key=_default("cfg_weights", "shipped"),
+        key=widgets.form_key("cfg_weights", "shipped"),
         format_func=lambda s: {"shipped": "shipped weights", "upload": "upload .safetensors"}[s],
     )
     if source == "shipped":
-        return model, None
+        return model, None, []
     uploads: dict[str, str] = st.session_state.setdefault("uploaded_weights", {})
     upload = st.file_uploader(
         "trained weights for this architecture",
@@ -75,59 +67,48 @@ def model_section() -> tuple[str, str | None]:
             uploads[model] = services.save_upload(model, upload.getvalue(), upload.name)
         except services.UserInputError as error:
             uploads.pop(model, None)
-            widgets.show_issue(error.field, error.message)
-            return model, ""
+            return model, None, [services.Issue(error.field, error.message)]
     if model not in uploads:
         st.info(
             "Upload a .safetensors file with this model's parameters, or use the shipped weights."
         )
-        return model, ""
-    st.success(f"Using uploaded weights `{uploads[model].rsplit('/', 1)[-1]}` (validated)")
-    return model, uploads[model]
+        missing = "no valid uploaded weights; upload a .safetensors file"
+        return model, None, [services.Issue("weights", missing)]
+    name = uploads[model].rsplit("/", 1)[-1]
+    st.success(f"Using uploaded weights {widgets.plain(name)} (validated)")
+    return model, uploads[model], []
 
 
-def pruning_section(model: str) -> dict[str, Any]:
-    """Criterion, structure, sparsity, allocation and skipped layers."""
+def pruning_section(model: str) -> tuple[dict[str, Any], list[services.Issue]]:
+    """Criterion, structure, sparsity, allocation, per-layer sparsities and skipped layers.
+
+    Returns:
+        This part of the draft, and problems with what was typed (the engine checks the rest).
+    """
     descriptions = services.criteria()
     draft: dict[str, Any] = {}
     draft["criterion"] = st.selectbox(
         "criterion",
         list(descriptions),
-        key=_default("cfg_criterion", "magnitude"),
+        key=widgets.form_key("cfg_criterion", "magnitude"),
         help="\n".join(f"- **{name}**: {text}" for name, text in descriptions.items()),
     )
     st.caption(descriptions[draft["criterion"]])
     kind = st.selectbox(
         "structure / sparsity format",
-        _choices("structure"),
-        key=_default("cfg_structure", "unstructured"),
+        widgets.choices("structure"),
+        key=widgets.form_key("cfg_structure", "unstructured"),
         format_func=lambda kind: STRUCTURES.get(kind, kind),
     )
-    structure: dict[str, Any] = {"kind": kind}
-    if kind == "n:m":
-        left, right = st.columns(2)
-        structure["n"] = left.number_input("N (kept)", 1, 63, step=1, key=_default("cfg_n", 2))
-        structure["m"] = right.number_input(
-            "M (group size)", 2, 64, step=1, key=_default("cfg_m", 4)
-        )
-    elif kind == "block":
-        left, right = st.columns(2)
-        structure["block"] = [
-            left.number_input("block rows", 1, 64, step=1, key=_default("cfg_block_h", 4)),
-            right.number_input("block columns", 1, 64, step=1, key=_default("cfg_block_w", 4)),
-        ]
+    structure: dict[str, Any] = {"kind": kind, **SIZE_INPUTS.get(kind, _no_sizes)()}
     structure["skip_incompatible"] = st.checkbox(
         "skip layers whose shape does not fit",
-        key=_default("cfg_skip_incompatible", False),
+        key=widgets.form_key("cfg_skip_incompatible", False),
         help="Leave such layers dense instead of refusing the recipe",
     )
     draft["structure"] = structure
-    if kind == "n:m":
-        n, m = structure["n"], structure["m"]
-        fixed = f"{1 - n / m:.0%}" if n < m else "n/a"
-        st.markdown(
-            f"**target sparsity**: {fixed} (fixed by {n}:{m}: {n} of every {m} weights kept)"
-        )
+    if services.fixes_sparsity({"kind": kind}):  # the kind fixes it (N:M): no slider
+        st.markdown(f"**target sparsity**: {_fixed_sparsity(structure)}")
     else:
         percent = st.slider(
             "target sparsity",
@@ -135,131 +116,83 @@ def pruning_section(model: str) -> dict[str, Any]:
             99,
             step=1,
             format="%d%%",
-            key=_default("cfg_sparsity", 50),
+            key=widgets.form_key("cfg_sparsity", 50),
             help="Share of weights removed in the pruned layers",
         )
         draft["sparsity"] = percent / 100
     draft["allocation"] = st.selectbox(
         "allocation across layers",
-        _choices("allocation"),
-        key=_default("cfg_allocation", "uniform"),
+        widgets.choices("allocation"),
+        key=widgets.form_key("cfg_allocation", "uniform"),
         format_func=lambda kind: ALLOCATIONS.get(kind, kind),
     )
     layers = list(services.layer_table(model)["layer"])
     draft["skip_layers"] = st.multiselect(
         "layers kept dense",
         layers,
-        key=_default(f"cfg_skip_{model}", services.default_skip(model)),
+        key=widgets.form_key(f"cfg_skip_{model}", services.default_skip(model)),
         help="Default: the first and the last layer (input stem and classifier)",
     )
-    return draft
+    with st.expander("Per-layer sparsities (optional: override the allocation)"):
+        text = st.text_input(
+            "layer: sparsity, ...",
+            key=widgets.form_key("cfg_layer_sparsity", ""),
+            placeholder=f"{layers[len(layers) // 2]}: 0.7" if layers else "layer: 0.7",
+            help="Explicit sparsity per pruned layer (recipe field layer_sparsity); "
+            "layers not listed stay dense. Empty: the allocation decides.",
+        )
+    draft["layer_sparsity"], issues = _layer_sparsity(text)
+    return draft, issues
 
 
-def schedule_section() -> dict[str, Any]:
-    """Schedule kind and its parameters."""
-    kind = st.selectbox(
-        "schedule",
-        _choices("schedule"),
-        key=_default("cfg_schedule", "one_shot"),
-        format_func=lambda kind: SCHEDULES.get(kind, kind),
-    )
-    schedule: dict[str, Any] = {"kind": kind}
-    if kind == "iterative":
-        schedule["rounds"] = st.number_input(
-            "rounds", 1, 100, step=1, key=_default("cfg_rounds", 3)
-        )
-    elif kind == "gradual":
-        cols = st.columns(4)
-        schedule["initial_sparsity"] = cols[0].number_input(
-            "initial sparsity", 0.0, 0.99, step=0.05, key=_default("cfg_initial", 0.0)
-        )
-        schedule["start_step"] = cols[1].number_input(
-            "start step", 0, 10**7, step=1, key=_default("cfg_start", 0)
-        )
-        schedule["end_step"] = cols[2].number_input(
-            "end step", 0, 10**7, step=1, key=_default("cfg_end", None), placeholder="auto (2/3)"
-        )
-        schedule["frequency"] = cols[3].number_input(
-            "every N steps", 1, 10**6, step=1, key=_default("cfg_freq", 10)
-        )
-    return schedule
+def _no_sizes() -> dict[str, Any]:
+    return {}
 
 
-def finetune_section() -> dict[str, Any]:
-    """Finetune budget, optimizer, distillation and calibration."""
-    cols = st.columns(3)
-    finetune: dict[str, Any] = {
-        "epochs": cols[0].number_input(
-            "finetune epochs", 0, 1000, step=1, key=_default("cfg_epochs", 2)
-        ),
-        "batch_size": cols[1].number_input(
-            "batch size", 1, 65536, step=8, key=_default("cfg_batch", 64)
-        ),
-        "lr": cols[2].number_input(
-            "learning rate", 1e-6, 10.0, step=1e-4, format="%.4f", key=_default("cfg_lr", 1e-3)
-        ),
-    }
-    cols = st.columns(3)
-    finetune["optimizer"] = cols[0].selectbox(
-        "optimizer", _choices("optimizer"), key=_default("cfg_opt", "adamw")
-    )
-    finetune["weight_decay"] = cols[1].number_input(
-        "weight decay", 0.0, 1.0, step=1e-4, format="%.4f", key=_default("cfg_wd", 0.0)
-    )
-    if finetune["optimizer"] == "sgd":
-        finetune["momentum"] = cols[2].number_input(
-            "momentum", 0.0, 0.999, step=0.05, key=_default("cfg_momentum", 0.9)
-        )
-    finetune["distillation"] = None
-    if st.toggle("distill from the dense model", key=_default("cfg_distill", False)):
-        left, right = st.columns(2)
-        finetune["distillation"] = {
-            "weight": left.slider(
-                "distillation weight", 0.0, 1.0, step=0.05, key=_default("cfg_kd_weight", 0.5)
-            ),
-            "temperature": right.number_input(
-                "temperature", 0.1, 100.0, step=0.5, key=_default("cfg_kd_temp", 4.0)
-            ),
-        }
-    return finetune
-
-
-def calibration_section() -> dict[str, Any]:
-    """Calibration samples (gradient and activation criteria read them)."""
+def _nm_sizes() -> dict[str, Any]:
     left, right = st.columns(2)
     return {
-        "samples": left.number_input(
-            "calibration samples", 1, 10**6, step=64, key=_default("cfg_cal_samples", 256)
-        ),
-        "batch_size": right.number_input(
-            "calibration batch", 1, 65536, step=16, key=_default("cfg_cal_batch", 64)
-        ),
+        "n": left.number_input("N (kept)", 1, 63, step=1, key=widgets.form_key("cfg_n", 2)),
+        "m": right.number_input("M (group size)", 2, 64, step=1, key=widgets.form_key("cfg_m", 4)),
     }
 
 
-def output_section() -> tuple[str, int]:
-    """Precision of the saved model and the seed."""
+def _block_sizes() -> dict[str, Any]:
     left, right = st.columns(2)
-    precision = left.selectbox(
-        "precision",
-        _choices("precision"),
-        key=_default("cfg_precision", "fp32"),
-        help="Precision of the pruned model that is evaluated and saved",
-    )
-    seed = right.number_input("seed", 0, 2**31 - 1, step=1, key=_default("cfg_seed", 0))
-    return precision, int(seed)
+    return {
+        "block": [
+            left.number_input("block rows", 1, 64, step=1, key=widgets.form_key("cfg_block_h", 4)),
+            right.number_input(
+                "block columns", 1, 64, step=1, key=widgets.form_key("cfg_block_w", 4)
+            ),
+        ]
+    }
 
 
-def sweep_section(fixed_sparsity: bool) -> tuple[list[str], str, str]:
-    """Criteria, sparsities and seeds of a sweep (sparsities as typed, comma-separated)."""
-    names = list(services.criteria())
-    default = [name for name in ("magnitude", "random") if name in names]
-    chosen = st.multiselect("criteria", names, key=_default("cfg_sweep_criteria", default))
-    sparsities = st.text_input(
-        "target sparsities",
-        key=_default("cfg_sweep_sparsities", "0.5, 0.7, 0.9"),
-        disabled=fixed_sparsity,
-        help="N:M fixes the sparsity; the sweep then varies criteria and seeds only",
-    )
-    seeds = st.text_input("seeds", key=_default("cfg_sweep_seeds", "0, 1, 2"))
-    return chosen, sparsities, seeds
+SIZE_INPUTS = {"n:m": _nm_sizes, "block": _block_sizes}  # the inputs each choice shows
+
+
+def _fixed_sparsity(structure: dict[str, Any]) -> str:
+    """``50% (fixed by 2:4: 2 of every 4 weights kept)``, from the engine's Structure."""
+    parsed = services.parse_structure(structure)
+    if parsed is None or parsed.nm is None or parsed.implied_sparsity is None:
+        return "n/a (see the problem below)"
+    n, m = parsed.nm
+    return f"{parsed.implied_sparsity:.0%} (fixed by {parsed.label()}: {n} of every {m} kept)"
+
+
+def _layer_sparsity(text: str) -> tuple[dict[str, float] | None, list[services.Issue]]:
+    """``"net.3: 0.7, net.5: 0.9"`` -> a mapping (``None`` when empty); bad syntax -> issue."""
+    if not text.strip():
+        return None, []
+    mapping: dict[str, float] = {}
+    for part in filter(str.strip, text.split(",")):
+        name, colon, value = part.rpartition(":")
+        try:
+            if not colon or not name.strip():
+                raise ValueError(part)
+            mapping[name.strip()] = float(value)
+        except ValueError:
+            hint = "write 'layer: sparsity' pairs separated by commas, e.g. 'net.3: 0.7'"
+            return None, [services.Issue("layer_sparsity", f"{hint}; got '{part.strip()}'")]
+    return mapping, []

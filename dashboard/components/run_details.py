@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, frames, services, widgets
-from dashboard.error_charts import reconstruction_error_chart
+from dashboard import charts, services
+from dashboard.charts import tables
+from dashboard.components import widgets
+from dashboard.services import figures
 
 ACTIVE = ("queued", "running")
 
@@ -38,7 +40,8 @@ def show(run: pd.Series) -> None:
             st.plotly_chart(figures.run_curves(run_id), key="detail_curves")
         with tabs[2]:
             st.plotly_chart(
-                reconstruction_error_chart(pd.DataFrame(document["layers"])), key="detail_error"
+                charts.reconstruction_error_chart(pd.DataFrame(document["layers"])),
+                key="detail_error",
             )
             st.caption(
                 "Relative error of each pruned layer's outputs on the calibration inputs of the "
@@ -53,7 +56,7 @@ def show(run: pd.Series) -> None:
             )
         with tabs[4]:
             where = document["environment"]
-            st.code(frames.recipe_yaml(document["recipe"]), language="yaml")
+            st.code(tables.recipe_yaml(document["recipe"]), language="yaml")
             st.caption(
                 f"Computed on {where.get('platform', '?')}, torch {where.get('torch', '?')}, "
                 f"{where.get('date', '')}"

@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import services, widgets
+from dashboard import services
+from dashboard.components import widgets
 from dashboard.services import sensitivity as profiles
 
-STRUCTURES = {
+STRUCTURES = {  # labels of the structures a profile can be computed for (the engine's list)
     "unstructured": "unstructured (single weights)",
     "n:m": "N:M semi-structured (on/off per layer)",
     "block": "block (e.g. 4x4 tiles)",
@@ -37,19 +38,11 @@ def profile_form() -> None:
     }
     kind = right.selectbox(
         "structure",
-        list(STRUCTURES),
-        format_func=lambda kind: STRUCTURES[kind],
+        profiles.profiled_structures(),
+        format_func=lambda kind: STRUCTURES.get(kind, kind),
         key="sens_structure",
     )
-    structure: dict[str, Any] = {"kind": kind}
-    if kind == "n:m":
-        structure["n"] = left.number_input("N (kept)", 1, 63, 2, key="sens_n")
-        structure["m"] = middle.number_input("M (group)", 2, 64, 4, key="sens_m")
-    elif kind == "block":
-        structure["block"] = [
-            left.number_input("block rows", 1, 64, 4, key="sens_bh"),
-            middle.number_input("block columns", 1, 64, 4, key="sens_bw"),
-        ]
+    structure: dict[str, Any] = {"kind": kind, **SIZE_INPUTS.get(kind, _no_sizes)(left, middle)}
     job["structure"] = structure
     job["method"] = st.radio(
         "method", list(METHODS), format_func=lambda method: METHODS[method], key="sens_method"
@@ -58,7 +51,7 @@ def profile_form() -> None:
         "sparsity grid",
         GRID_TEXT,
         key="sens_grid",
-        disabled=kind == "n:m",
+        disabled=services.fixes_sparsity({"kind": kind}),
         help="Each layer is pruned alone to each of these sparsities (N:M: on/off only)",
     )
     if st.button("Compute profile", key="sens_compute", type="primary"):
@@ -75,6 +68,29 @@ def profile_form() -> None:
         services.start_worker_if_needed()
         st.session_state["sens_profile"] = run_id
         st.rerun()
+
+
+def _no_sizes(left: Any, middle: Any) -> dict[str, Any]:
+    return {}
+
+
+def _nm_sizes(left: Any, middle: Any) -> dict[str, Any]:
+    return {
+        "n": left.number_input("N (kept)", 1, 63, 2, key="sens_n"),
+        "m": middle.number_input("M (group)", 2, 64, 4, key="sens_m"),
+    }
+
+
+def _block_sizes(left: Any, middle: Any) -> dict[str, Any]:
+    return {
+        "block": [
+            left.number_input("block rows", 1, 64, 4, key="sens_bh"),
+            middle.number_input("block columns", 1, 64, 4, key="sens_bw"),
+        ]
+    }
+
+
+SIZE_INPUTS = {"n:m": _nm_sizes, "block": _block_sizes}  # the inputs each choice shows
 
 
 def job_list(jobs: pd.DataFrame) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +12,17 @@ import streamlit as st
 from dashboard import services
 
 FORM_PREFIX = "cfg_"
+# characters that start Markdown (or Streamlit directive / HTML) syntax inside a line
+_MARKDOWN = re.compile(r"([\\`*_\[\]{}<>#|~$:!])")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for Markdown: file names, paths and messages show as written.
+
+    A name like ``[x](javascript:...)`` or ``<img ...>`` then stays text, never a link
+    or an element.
+    """
+    return _MARKDOWN.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
 def keep_widget_state() -> None:
@@ -21,6 +34,21 @@ def keep_widget_state() -> None:
     for key in list(st.session_state.keys()):
         if isinstance(key, str) and key.startswith(FORM_PREFIX):
             st.session_state[key] = st.session_state[key]
+
+
+def form_key(key: str, default: Any) -> str:
+    """``key`` with ``default`` put into session state once (never as ``value=``).
+
+    A value then survives page switches without Streamlit's "default value and session
+    state" warning.
+    """
+    st.session_state.setdefault(key, default)
+    return key
+
+
+def choices(field: str) -> list[str]:
+    """Allowed values of a recipe field (read from the engine's recipe model)."""
+    return services.recipe_choices()[field]
 
 
 def sidebar_status() -> None:
@@ -37,16 +65,15 @@ def sidebar_status() -> None:
         if workers:
             st.caption("Worker: " + "; ".join(workers))
         elif problem := services.worker_problem():
-            st.error(
-                f"**worker**: the worker process exited while starting:\n\n```\n{problem}\n```"
-            )
+            st.error("**worker**: the worker process exited while starting:")
+            st.code(problem, language=None)
         elif counts["queued"]:
             st.warning(
                 "Runs are queued but no worker is running. Start one with `pruning-core worker`."
             )
         else:
             st.caption("Worker: none running (one starts when you queue a run)")
-        st.caption(f"Store: `{services.store().path}`")
+        st.caption(f"Store: {plain(services.store().path)}")
 
 
 def exposure_warning() -> None:
@@ -54,15 +81,22 @@ def exposure_warning() -> None:
     address = st.get_option("server.address")
     if st.runtime.exists() and address not in ("127.0.0.1", "localhost", "::1"):
         st.sidebar.warning(
-            f"Listening on {address or 'every network interface'}: other machines can reach this "
-            "dashboard. Start it from the repository root (`.streamlit/config.toml`) or with "
+            f"Listening on {plain(address or 'every network interface')}: other machines can "
+            "reach this dashboard. Start it with `bash scripts/dashboard.sh`, or pass "
             "`--server.address 127.0.0.1`."
         )
 
 
+def plugin_warning() -> None:
+    """One line on every page when a plugin in ``PRUNING_CORE_PLUGINS`` could not be loaded."""
+    problem = services.plugin_problem()
+    if problem is not None:
+        show_issue("PRUNING_CORE_PLUGINS", problem)
+
+
 def show_issue(field: str, message: str) -> None:
-    """A user error, naming the field (never a traceback)."""
-    st.error(f"**{field}**: {message}", icon=":material/error:")
+    """A user error, naming the field (never a traceback); values in it stay plain text."""
+    st.error(f"**{plain(field)}**: {plain(message)}", icon=":material/error:")
 
 
 def run_picker(
@@ -106,13 +140,14 @@ def progress_row(run: pd.Series) -> None:
     """One queued or running run: label, progress bar with phase, cancel button."""
     left, right = st.columns([6, 1], vertical_alignment="center")
     with left:
+        name = f"**{plain(run['run'])}** · {plain(run['model'])}"
         if run["state"] == "running":
-            text = f"**{run['run']}** · {run['model']} · {run['phase']} {run['progress']:.0%}"
+            text = f"{name} · {plain(run['phase'])} {run['progress']:.0%}"
             if run["message"]:
-                text += f" · {run['message']}"
+                text += f" · {plain(run['message'])}"
             st.progress(float(run["progress"]), text=text)
         else:
-            st.markdown(f":material/schedule: **{run['run']}** · {run['model']} · queued")
+            st.markdown(f":material/schedule: {name} · queued")
     with right:
         disabled = bool(run["cancel_requested"])
         if st.button(

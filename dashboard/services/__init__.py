@@ -1,7 +1,9 @@
 """The dashboard's one door to ``pruning_core``: models, recipe checks, the run store.
 
-Pages call these functions and never import the engine themselves. Long work (a run)
-is only ever queued here; a worker process executes it.
+Pages and components call these functions and never import the engine themselves; the
+services use the engine's public surface (``import pruning_core``) and its run store,
+and name every internal they still need in :mod:`dashboard.services.internals`. Long
+work (a run, a profile) is only ever queued here; a worker process executes it.
 """
 
 from dashboard.services.models import (
@@ -16,25 +18,25 @@ from dashboard.services.models import (
     recipe_choices,
     save_upload,
 )
+from dashboard.services.plugins import plugin_problem
 from dashboard.services.recipes import Issue, check_recipe, check_sweep, estimate, sweep_recipes
+from dashboard.services.results import measurements, results, size_rows, this_device
 from dashboard.services.store import (
     artifact_path,
     cancel,
     delete_run,
-    measurements,
     queue_again,
     queue_run,
     queue_sweep,
     recover,
-    results,
     runs_frame,
     start_worker_if_needed,
     store,
-    this_device,
     worker_lines,
     worker_problem,
 )
-from pruning_core.errors import UserInputError
+from dashboard.services.structures import fixes_sparsity, parse_structure, structure_label
+from pruning_core import UserInputError
 
 __all__ = [
     "Issue",
@@ -49,11 +51,14 @@ __all__ = [
     "dense_accuracy",
     "estimate",
     "file_stamp",
+    "fixes_sparsity",
     "layer_table",
     "measurements",
     "model_description",
     "model_label",
     "model_names",
+    "parse_structure",
+    "plugin_problem",
     "queue_again",
     "queue_run",
     "queue_sweep",
@@ -62,8 +67,10 @@ __all__ = [
     "results",
     "runs_frame",
     "save_upload",
+    "size_rows",
     "start_worker_if_needed",
     "store",
+    "structure_label",
     "sweep_recipes",
     "this_device",
     "worker_lines",

@@ -4,41 +4,35 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pandas as pd
 import streamlit as st
 
+import pruning_core
+from dashboard.services import internals
 from dashboard.services.store import store
-from pruning_core.errors import UserInputError
 
 
 def model_names() -> list[str]:
     """Registered model names (sample models first)."""
-    from pruning_core.models.registry import MODELS
-
-    return MODELS.names()
+    return pruning_core.MODELS.names()
 
 
 def model_label(name: str) -> str:
     """Name with the untrained caveat, for select boxes."""
-    from pruning_core.models.registry import MODELS
-
-    return MODELS.get(name).label
+    return pruning_core.MODELS.get(name).label
 
 
 def model_description(name: str) -> str:
     """One-line description of a model."""
-    from pruning_core.models.registry import MODELS
-
-    return MODELS.get(name).description
+    return pruning_core.MODELS.get(name).description
 
 
 def criteria() -> dict[str, str]:
     """Criterion name -> one-line description."""
-    from pruning_core.criteria import CRITERIA
-
-    return {name: CRITERIA.get(name).description for name in CRITERIA.names()}
+    registry = pruning_core.CRITERIA
+    return {name: registry.get(name).description for name in registry.names()}
 
 
 @st.cache_resource(show_spinner="Building the model...")
@@ -46,21 +40,15 @@ def architecture(name: str) -> Any:
     """The model's architecture with seeded random weights (shapes only; never pruned)."""
     import torch
 
-    from pruning_core.models.registry import MODELS
-
     torch.manual_seed(0)
-    return MODELS.get(name).factory().eval()
+    return pruning_core.MODELS.get(name).factory().eval()
 
 
 @st.cache_data(show_spinner=False)
 def layer_table(name: str) -> pd.DataFrame:
     """Prunable layers in model order: name, type, shape, 2-D view, params, MACs per sample."""
-    from pruning_core.models.layers import prunable_layers
-    from pruning_core.models.metrics import layer_macs
-    from pruning_core.models.registry import MODELS
-
     model = architecture(name)
-    macs = layer_macs(model, MODELS.get(name).input_shape)
+    macs = internals.layer_macs(model, pruning_core.MODELS.get(name).input_shape)
     return pd.DataFrame(
         [
             {
@@ -71,17 +59,14 @@ def layer_table(name: str) -> pd.DataFrame:
                 "params": layer.weight.numel(),
                 "macs": macs.get(layer.name, 0),
             }
-            for layer in prunable_layers(model)
+            for layer in internals.prunable_layers(model)
         ]
     )
 
 
 def default_skip(name: str) -> list[str]:
     """Layers a recipe leaves dense when ``skip_layers`` is null (first and last)."""
-    from pruning_core.models.layers import default_skip as engine_default
-    from pruning_core.models.layers import prunable_layers
-
-    return engine_default(prunable_layers(architecture(name)))
+    return internals.default_skip(internals.prunable_layers(architecture(name)))
 
 
 def file_stamp(path: str | None) -> float:
@@ -95,23 +80,27 @@ def dense_accuracy(name: str, weights: str | None, stamp: float = 0.0) -> dict[s
 
     ``stamp`` (the file's mtime) only makes the cache notice a changed file.
     """
-    from pruning_core.models.metrics import count_params, dense_bytes, evaluate
-    from pruning_core.models.registry import MODELS, build_model
-
-    spec = MODELS.get(name)
+    spec = pruning_core.MODELS.get(name)
     facts: dict[str, Any] = {"val_accuracy": None, "test_accuracy": None, "note": ""}
     try:
-        model = build_model(spec, weights)
-    except UserInputError as error:
+        model = pruning_core.build_model(spec, weights)
+    except pruning_core.UserInputError as error:
         facts["note"] = str(error)
         model = architecture(name)
-    facts.update(params=count_params(model), size_bytes=dense_bytes(model, "fp32"))
+    facts.update(
+        params=internals.count_params(model), size_bytes=internals.dense_bytes(model, "fp32")
+    )
     if spec.data is None or not spec.trained or facts["note"]:
         facts["note"] = facts["note"] or "untrained: structure and speed only, no accuracy"
         return facts
-    splits = spec.data()
-    facts["val_accuracy"] = evaluate(model, splits["val"].x, splits["val"].y)[0]
-    facts["test_accuracy"] = evaluate(model, splits["test"].x, splits["test"].y)[0]
+    try:
+        splits = internals.load_data(spec)
+    except pruning_core.UserInputError as error:
+        facts["note"] = str(error)
+        return facts
+    assert splits is not None  # the spec has data
+    for split in ("val", "test"):
+        facts[f"{split}_accuracy"] = internals.evaluate(model, splits[split].x, splits[split].y)[0]
     return facts
 
 
@@ -124,12 +113,13 @@ def save_upload(model_name: str, data: bytes, filename: str) -> str:
     Raises:
         UserInputError: not safetensors, or names/shapes do not match the model.
     """
-    from pruning_core.models.registry import MODELS
-    from pruning_core.models.weights import load_weights_bytes
-
     if not filename.lower().endswith(".safetensors"):
-        raise UserInputError("weights", f"'{filename}': only .safetensors files are accepted")
-    load_weights_bytes(MODELS.get(model_name).factory(), data, f"'{filename}'")
+        raise pruning_core.UserInputError(
+            "weights", f"'{filename}': only .safetensors files are accepted"
+        )
+    internals.load_weights_bytes(
+        pruning_core.MODELS.get(model_name).factory(), data, f"'{filename}'"
+    )
     folder = store().uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{model_name}-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
@@ -144,17 +134,15 @@ def recipe_choices() -> dict[str, list[str]]:
     New structures, precisions or schedules added to the engine appear in the form
     without a dashboard change.
     """
-    from typing import get_args
-
-    from pruning_core.recipe import Finetune, Recipe, Schedule, Structure
+    fields = pruning_core.Recipe.model_fields
 
     def options(model: Any, field: str) -> list[str]:
         return list(get_args(model.model_fields[field].annotation))
 
     return {
-        "structure": options(Structure, "kind"),
-        "allocation": options(Recipe, "allocation"),
-        "precision": options(Recipe, "precision"),
-        "schedule": options(Schedule, "kind"),
-        "optimizer": options(Finetune, "optimizer"),
+        "structure": options(pruning_core.Structure, "kind"),
+        "allocation": options(pruning_core.Recipe, "allocation"),
+        "precision": options(pruning_core.Recipe, "precision"),
+        "schedule": options(fields["schedule"].annotation, "kind"),
+        "optimizer": options(fields["finetune"].annotation, "optimizer"),
     }

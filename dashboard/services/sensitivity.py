@@ -15,12 +15,52 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import pruning_core
+from dashboard.services import internals
+from dashboard.services.recipes import Issue, inspect
+from dashboard.services.results import results
 from dashboard.services.store import store
-from pruning_core.sensitivity.plan import allocated_recipe, propose, uniform
+from dashboard.services.structures import structure_label
 
 EDITOR_LABEL = "sensitivity editor"
 PREDICTION_FILE = "prediction.json"
-__all__ = ["allocated_recipe", "propose", "uniform"]
+
+
+def propose(
+    profile: dict[str, Any],
+    target: float,
+    budget: str,
+    overrides: dict[str, float],
+    high: float | None,
+) -> dict[str, Any]:
+    """The allocation of ``target`` over the profiled layers, with its estimates.
+
+    Raises:
+        UserInputError: the budget cannot be met within the limits (field named).
+    """
+    return internals.propose(profile, target, budget, overrides, high)
+
+
+def uniform(profile: dict[str, Any], target: float) -> dict[str, Any]:
+    """Every profiled layer at ``target``: the reference the allocation should beat."""
+    return internals.uniform(profile, target)
+
+
+def allocated_recipe(
+    base: dict[str, Any],
+    profile: dict[str, Any],
+    target: float,
+    budget: str,
+    overrides: dict[str, float],
+    high: float | None,
+) -> dict[str, Any]:
+    """``base`` with ``allocation: sensitivity`` and the proposal's per-layer sparsities."""
+    return internals.allocated_recipe(base, profile, target, budget, overrides, high)
+
+
+def profiled_structures() -> list[str]:
+    """Structure kinds a sensitivity profile can be computed for."""
+    return list(internals.PROFILED_STRUCTURES)
 
 
 def queue_profile(job: dict[str, Any]) -> int:
@@ -29,9 +69,7 @@ def queue_profile(job: dict[str, Any]) -> int:
     Raises:
         UserInputError: a field of the job is invalid (named in the error).
     """
-    from pruning_core.sensitivity.profile import parse_job
-
-    parsed = parse_job(job)
+    parsed = internals.parse_job(job)
     return store().enqueue(parsed.model_dump(mode="json"), label="sensitivity")
 
 
@@ -47,9 +85,7 @@ def _profile_jobs(path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
         job = record.recipe
         if job.get("job") != "sensitivity":
             continue
-        structure = job.get("structure") or {}
-        kind = structure.get("kind", "unstructured")
-        label = f"{structure.get('n')}:{structure.get('m')}" if kind == "n:m" else kind
+        label = structure_label(job.get("structure"))
         rows.append(
             {
                 "id": record.id,
@@ -82,15 +118,22 @@ def _profile(path: str, stamp: float) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def editor_problems(recipe: dict[str, Any]) -> list[Issue]:
+    """Everything ``pruning_core.check`` finds wrong with the editor's recipe."""
+    try:
+        parsed = pruning_core.parse_recipe(recipe)
+    except pruning_core.UserInputError as error:
+        return [Issue(error.field, error.message)]
+    return inspect(parsed)[0]
+
+
 def queue_editor_run(recipe: dict[str, Any], prediction: dict[str, Any]) -> int:
     """Queue the editor's recipe and keep its prediction beside the run's artifacts.
 
     Raises:
         UserInputError: the recipe is invalid (field named).
     """
-    from pruning_core.recipe import parse_recipe
-
-    parsed = parse_recipe(recipe)
+    parsed = pruning_core.parse_recipe(recipe)
     run_id = store().enqueue(parsed, label=EDITOR_LABEL)
     folder = store().artifacts_dir(run_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -111,8 +154,6 @@ def editor_runs() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _editor_runs(store_path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
-    from dashboard.services.store import results
-
     rows = []
     for record in store().list_runs():
         if record.label != EDITOR_LABEL:
@@ -142,13 +183,10 @@ def _editor_runs(store_path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
 
 def profile_models() -> list[str]:
     """Registered models with data (a profile evaluates on the validation split)."""
-    from pruning_core.models.registry import MODELS
-
-    return [name for name in MODELS.names() if MODELS.get(name).data is not None]
+    models = pruning_core.MODELS
+    return [name for name in models.names() if models.get(name).data is not None]
 
 
 def recipe_yaml(recipe: dict[str, Any]) -> str:
     """The validated recipe as YAML (raises ``UserInputError`` naming the field)."""
-    from pruning_core.recipe import parse_recipe
-
-    return parse_recipe(recipe).to_yaml()
+    return pruning_core.parse_recipe(recipe).to_yaml()

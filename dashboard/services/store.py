@@ -12,13 +12,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import frames
-from pruning_core.runs.store import RunStore, default_store_path
+from dashboard.charts import tables
+from dashboard.services.structures import fixes_sparsity, structure_label
 from pruning_core.runs.launcher import ensure_worker, startup_failure
+from pruning_core.runs.store import RunStore, default_store_path
 
 AUTOSTART_ENV = "PRUNING_CORE_AUTOSTART_WORKER"  # "0": never start a worker (tests)
-RESULTS_ENV = "PRUNING_CORE_RESULTS"  # folder of measured benchmark rows (JSON / CSV)
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 def _store_arg() -> str | None:
@@ -87,9 +86,17 @@ def runs_frame(states: tuple[str, ...] | None = None) -> pd.DataFrame:
 def _runs_frame(
     path: str, fingerprint: tuple[Any, ...], states: tuple[str, ...] | None
 ) -> pd.DataFrame:
-    records = store().list_runs(states)
-    # sensitivity profile jobs are listed on the Sensitivity page, not among pruning runs
-    return frames.runs_table([r.__dict__ for r in records if r.recipe.get("job") is None])
+    records = [
+        {
+            **record.__dict__,
+            "structure_label": structure_label(record.recipe.get("structure")),
+            "sparsity_fixed": fixes_sparsity(record.recipe.get("structure")),
+        }
+        for record in store().list_runs(states)
+        # sensitivity profile jobs are listed on the Sensitivity page, not among pruning runs
+        if record.recipe.get("job") is None
+    ]
+    return tables.runs_table(records)
 
 
 def cancel(run_id: int) -> str | None:
@@ -114,34 +121,3 @@ def delete_run(run_id: int) -> bool:
 def artifact_path(run_id: int, name: str) -> Path:
     """Path of one artifact file of a run."""
     return store().artifacts_dir(run_id) / name
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _results(path: str, stamp: float) -> dict[str, Any]:
-    from pruning_core.pipeline.artifacts import load_results
-
-    return load_results(Path(path).parent)
-
-
-def results(run_id: int) -> dict[str, Any] | None:
-    """The ``results.json`` document of a finished run, or ``None`` if it is missing."""
-    path = artifact_path(run_id, "results.json")
-    return _results(str(path), path.stat().st_mtime) if path.is_file() else None
-
-
-def measurements() -> pd.DataFrame:
-    """Measured speedups from benchmark result files (empty until measurements exist)."""
-    folder = Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
-    files = sorted(folder.glob("*.json")) + sorted(folder.glob("*.csv"))
-    return frames.measured_rows(files)
-
-
-def this_device() -> str:
-    """This machine, in the words benchmark rows use for ``device`` (``cpu: <model>``)."""
-    try:
-        from pruning_core.latency import cpu_model
-    except ImportError:  # benchmarks not installed: name the architecture
-        import platform
-
-        return f"cpu: {platform.processor() or platform.machine()}"
-    return f"cpu: {cpu_model()}"

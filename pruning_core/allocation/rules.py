@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pruning_core.masks.selection import kth_smallest
+from pruning_core.masks.selection import select_kth
 from pruning_core.structures.grouping import Grouping
 
 
@@ -75,22 +75,18 @@ def global_ranking(groupings: dict[str, Grouping], sparsity: float) -> Allocatio
     if target == 0:
         return Allocation({name: 0 for name in names})
     if all(g.group_size == 1 for g in groupings.values()):
-        parts = [groupings[name].scores.reshape(-1) for name in names]
-        threshold = kth_smallest(parts, target)
-        # one pass per layer counts what lies at or below the threshold; only when more
-        # than ``target`` do, ties at the threshold are kept back, in layer order
-        counts = {
-            name: part.numel() - int(torch.count_nonzero(part > threshold))
-            for name, part in zip(names, parts, strict=True)
-        }
+        selection = select_kth([groupings[name].scores.reshape(-1) for name in names], target)
+        # every part at or below the threshold is dropped; only when more than ``target``
+        # are, ties at the threshold are kept back, in layer order
+        counts = dict(zip(names, selection.at_or_below, strict=True))
         surplus = sum(counts.values()) - target
-        for name, part in zip(names, parts, strict=True):
+        for name, ties in zip(names, selection.equal, strict=True):
             if surplus <= 0:
                 break
-            keep_back = min(int(torch.count_nonzero(part == threshold)), surplus)
+            keep_back = min(ties, surplus)
             counts[name] -= keep_back
             surplus -= keep_back
-        return Allocation(counts, threshold)
+        return Allocation(counts, selection.value)
     scores = torch.cat([groupings[name].scores.float() for name in names])
     sizes = torch.cat(
         [torch.full((g.count,), g.group_size, dtype=torch.float64) for g in groupings.values()]

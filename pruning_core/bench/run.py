@@ -60,7 +60,7 @@ def run_bench(recipe: Recipe, settings: BenchSettings) -> BenchResult:
     result = BenchResult()
     with fixed_threads(settings.threads):
         run = prune(recipe)
-        spec = spec_for(recipe.model, recipe.weights)
+        spec = spec_for(recipe.model, recipe.weights, recipe.data)
         original = build_model(spec, recipe.weights).eval()
         splits = load_data(spec, recipe.data)
         data = splits["test"] if splits else None

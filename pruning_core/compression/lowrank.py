@@ -29,6 +29,18 @@ class LowRank(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.second(self.first(x))
 
+    @torch.no_grad()
+    def product(self) -> torch.Tensor:
+        """The one weight the factors compute, in the replaced layer's shape.
+
+        ``second(first(x))`` equals the replaced layer with this weight: Linear
+        ``(out, r) @ (r, in)``; Conv ``(out, r) @ (r, in * k)`` reshaped to its kernel, as the
+        second factor is a 1x1 convolution.
+        """
+        first = module_weight(self.first).detach()
+        second = as_2d(module_weight(self.second).detach())
+        return (second @ as_2d(first)).reshape(second.shape[0], *first.shape[1:])
+
 
 def rank_for_energy(singular_values: torch.Tensor, energy: float) -> int:
     """Smallest rank whose squared singular values reach ``energy`` of the total."""

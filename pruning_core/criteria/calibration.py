@@ -17,6 +17,7 @@ from torch import nn
 from pruning_core.criteria import LayerStats
 from pruning_core.masks.parametrize import weight_parameter
 from pruning_core.models.layers import PrunableLayer, module_weight
+from pruning_core.models.lm_metrics import task_loss
 
 
 def unfold_inputs(module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
@@ -141,7 +142,7 @@ def collect_stats(
     with recording_activations(layers if "activation" in needs else []) as recorder:
         for inputs, labels in batches:
             with torch.set_grad_enabled(want_grad):
-                loss = F.cross_entropy(model(inputs), labels)
+                loss = task_loss(model(inputs), labels)
             if want_grad:
                 weights = [weight_parameter(layer.module) for layer in layers]
                 grads = torch.autograd.grad(loss, weights, allow_unused=True)

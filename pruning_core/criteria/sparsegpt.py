@@ -156,7 +156,7 @@ def sparsegpt_reconstruct(
     if nm is not None:
         blocksize = max(nm[1], blocksize - blocksize % nm[1])  # groups never straddle blocks
     factor, dead = inverse_hessian_factor(make_hessian, percdamp)
-    wt = torch.empty((weight.shape[1], weight.shape[0]), dtype=factor.dtype)
+    wt = torch.empty((weight.shape[1], weight.shape[0]), dtype=factor.dtype, device=factor.device)
     wt.copy_(weight.detach().t())  # always a copy: the caller's weight is never modified
     wt[dead] = 0
     before_t = None if keep_before is None else keep_before.bool().t().contiguous()

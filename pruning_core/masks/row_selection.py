@@ -35,7 +35,7 @@ def row_drop_counts(scores: torch.Tensor, n_drop: int) -> torch.Tensor:
     if not 0 <= n_drop <= rows * cols:
         raise ValueError(f"n_drop must be in [0, {rows * cols}], got {n_drop}")
     base, extra = divmod(n_drop, rows)
-    counts = torch.full((rows,), base, dtype=torch.int64)
+    counts = torch.full((rows,), base, dtype=torch.int64, device=scores.device)
     if extra:
         next_candidate = row_kth_smallest(scores, base + 1)
         counts[torch.argsort(next_candidate, stable=True)[:extra]] += 1

@@ -67,15 +67,26 @@ def default_skip(layers: list[PrunableLayer]) -> list[str]:
     return sorted({layers[0].name, layers[-1].name}, key=[layer.name for layer in layers].index)
 
 
-def resolve_skip(layers: list[PrunableLayer], patterns: list[str] | None) -> list[str]:
+def resolve_skip(
+    layers: list[PrunableLayer],
+    patterns: list[str] | None,
+    default: tuple[str, ...] | None = None,
+) -> list[str]:
     """Layer names matched by ``patterns`` (names or globs); ``None`` means the default.
 
+    The default is the model's own ``default`` patterns (``ModelSpec.default_skip``,
+    e.g. ``lm_head`` for language models; a pattern matching nothing is ignored) or,
+    without them, the first and the last prunable layer.
+
     Raises:
-        UserInputError: a pattern matches no layer.
+        UserInputError: a pattern of the recipe matches no layer.
     """
-    if patterns is None:
-        return default_skip(layers)
     names = [layer.name for layer in layers]
+    if patterns is None:
+        if default is None:
+            return default_skip(layers)
+        chosen = {name for pattern in default for name in fnmatch.filter(names, pattern)}
+        return [name for name in names if name in chosen]
     skipped: set[str] = set()
     for pattern in patterns:
         matched = fnmatch.filter(names, pattern)

@@ -34,6 +34,30 @@ def evaluate(
 
 
 @torch.no_grad()
+def top_k_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, k: int = 5, batch_size: int = 512
+) -> float | None:
+    """Share of samples whose label is among the ``k`` highest logits (eval mode).
+
+    ``None`` when the model has ``k`` classes or fewer: top-k would always be 1.
+    """
+    was_training = model.training
+    model.eval()
+    dtype = next(model.parameters()).dtype
+    correct = 0
+    try:
+        for start in range(0, len(y), batch_size):
+            logits = model(x[start : start + batch_size].to(dtype)).float()
+            if logits.dim() != 2 or logits.shape[1] <= k:
+                return None
+            top = logits.topk(k, dim=1).indices
+            correct += int((top == y[start : start + batch_size, None]).any(dim=1).sum())
+    finally:
+        model.train(was_training)
+    return correct / len(y) if len(y) else None
+
+
+@torch.no_grad()
 def layer_macs(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Dense multiply-accumulates of every Linear/Conv layer for one input sample.
 

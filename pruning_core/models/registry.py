@@ -24,8 +24,12 @@ import torchvision
 from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
+from pruning_core.models import hf as _hf  # noqa: F401  (registers hf:)
+from pruning_core.models import image_folder as _image_folder  # noqa: F401  (registers)
+from pruning_core.models import text_data as _text_data  # noqa: F401  (registers kind: text)
+from pruning_core.models import torchvision_source as _torchvision  # noqa: F401  (registers)
 from pruning_core.models.data import Split
-from pruning_core.models.sources import DATA_SOURCES, MODEL_SOURCES
+from pruning_core.models.sources import DATA_SOURCES, DATA_SPECS, MODEL_SOURCES
 from pruning_core.models.spec import ModelSpec
 from pruning_core.models.weights import load_weights_file
 from pruning_core.registry import Registry
@@ -198,16 +202,30 @@ def build_model(spec: ModelSpec, weights: str | Path | None = None) -> nn.Module
     return model.eval()
 
 
-def spec_for(model: str, weights: str | None = None) -> ModelSpec:
+def spec_for(model: str, weights: str | None = None, data: Any | None = None) -> ModelSpec:
     """The spec of a recipe's ``model``: a registered name or ``prefix:<text>`` of a source.
 
+    With the recipe's ``data``, the spec as that data feeds it (:func:`spec_with_data`).
+
     Raises:
-        UserInputError: unknown name or prefix, or the source refuses the model.
+        UserInputError: unknown name or prefix, or the source refuses the model, or the
+            data cannot feed it.
     """
     prefix, colon, rest = model.partition(":")
     if colon and prefix in MODEL_SOURCES:
-        return MODEL_SOURCES[prefix](rest, weights)
-    return MODELS.get(model)
+        spec = MODEL_SOURCES[prefix](rest, weights)
+    else:
+        spec = MODELS.get(model)
+    return spec_with_data(spec, data)
+
+
+def spec_with_data(spec: ModelSpec, data: Any | None) -> ModelSpec:
+    """``spec`` as the recipe's ``data`` feeds it, e.g. its input shape from ``image_size``.
+
+    Idempotent: a spec already adapted to ``data`` comes back unchanged.
+    """
+    adapter = DATA_SPECS.get(data.kind) if data is not None else None
+    return adapter(data, spec) if adapter is not None else spec
 
 
 def has_data(spec: ModelSpec, data: object | None = None) -> bool:

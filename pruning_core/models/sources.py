@@ -17,9 +17,11 @@ from pruning_core.models.spec import ModelSpec
 
 ModelResolver = Callable[[str, str | None], ModelSpec]  # (text after "prefix:", weights)
 DataLoader = Callable[[Any, ModelSpec], dict[str, Split]]  # (recipe.data, spec) -> splits
+SpecAdapter = Callable[[Any, ModelSpec], ModelSpec]  # (recipe.data, spec) -> spec for that data
 
 MODEL_SOURCES: dict[str, ModelResolver] = {}
 DATA_SOURCES: dict[str, DataLoader] = {}
+DATA_SPECS: dict[str, SpecAdapter] = {}
 
 
 def model_source(prefix: str) -> Callable[[ModelResolver], ModelResolver]:
@@ -38,5 +40,20 @@ def data_source(kind: str) -> Callable[[DataLoader], DataLoader]:
     def decorate(loader: DataLoader) -> DataLoader:
         DATA_SOURCES[kind] = loader
         return loader
+
+    return decorate
+
+
+def data_spec(kind: str) -> Callable[[SpecAdapter], SpecAdapter]:
+    """Register how ``recipe.data`` of ``kind`` changes a model's spec.
+
+    E.g. ``image_folder`` sets ``input_shape`` from ``image_size``: MACs, channel groups
+    and latency are then measured at the size the data has. The adapter may refuse
+    (``UserInputError``) a model the data cannot feed.
+    """
+
+    def decorate(adapter: SpecAdapter) -> SpecAdapter:
+        DATA_SPECS[kind] = adapter
+        return adapter
 
     return decorate

@@ -27,6 +27,9 @@ class ModelSpec:
             (``None``: every prunable layer); attention projections are excluded this way.
         task: ``classification`` (accuracy) or ``causal_lm`` (perplexity).
         source: where the model comes from, e.g. a local directory (``None``: registry).
+            A checkpoint directory holds trained weights (and, for LMs, the tokenizer).
+        default_skip: layer names or globs kept dense when the recipe's ``skip_layers`` is
+            null (``None``: the first and the last prunable layer); LMs keep ``lm_head``.
     """
 
     name: str
@@ -38,10 +41,12 @@ class ModelSpec:
     channel_prunable: tuple[str, ...] | None = field(default=None)
     task: Literal["classification", "causal_lm"] = "classification"
     source: Path | None = None
+    default_skip: tuple[str, ...] | None = None
 
     @property
     def trained(self) -> bool:
-        return self.weights is not None and self.data is not None
+        """Trained weights with data to measure them on, or a trained checkpoint directory."""
+        return (self.weights is not None and self.data is not None) or self.source is not None
 
     @property
     def label(self) -> str:

@@ -1,4 +1,8 @@
-"""Write and read a run's artifacts: recipe.yaml, results.json, layers.csv, model.safetensors."""
+"""Write and read a run's artifacts: recipe.yaml, results.json, layers.csv, model.safetensors.
+
+Causal LMs also get ``hf/``: a Hugging Face checkpoint directory of the pruned model
+(:mod:`pruning_core.models.hf_export`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from safetensors.torch import save_file
 
+from pruning_core.models.hf_export import HF_DIR, export_hf
 from pruning_core.pipeline.report import LAYER_COLUMNS
 from pruning_core.pipeline.run import RunResult
 
@@ -39,6 +44,7 @@ def results_document(result: RunResult) -> dict[str, Any]:
             "environment": result.environment,
             "timing": result.timing,
             "sizes": result.sizes,
+            "tensors": result.tensors,
             "recipe": result.recipe.model_dump(mode="json"),
         }
     )
@@ -69,6 +75,8 @@ def save_run(result: RunResult, out_dir: str | Path) -> Path:
         name: tensor.detach().contiguous() for name, tensor in result.model.state_dict().items()
     }
     save_file(state, str(out / WEIGHTS_FILE), metadata={"recipe": result.recipe.model_dump_json()})
+    if result.source is not None:  # causal LMs: also a checkpoint transformers loads as is
+        export_hf(result.model, result.source, out / HF_DIR)
     return out
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
 from pruning_core.criteria import CRITERIA, Criterion
 from pruning_core.errors import Problem, UserInputError
 from pruning_core.models.data import Split
-from pruning_core.models.registry import has_data, load_data, spec_for
+from pruning_core.models.registry import has_data, load_data, spec_for, spec_with_data
 from pruning_core.models.spec import ModelSpec
 from pruning_core.pipeline.finetune import steps_per_epoch
 from pruning_core.pipeline.schedules import default_end_step
@@ -133,6 +134,108 @@ def _selection_problems(recipe: Recipe, selection: LayerSelection) -> list[Probl
     return problems
 
 
+def _class_problem(
+    recipe: Recipe, spec: ModelSpec, model: nn.Module, splits: dict[str, Split]
+) -> Problem | None:
+    """Your own data must feed the model and match its number of outputs (classifiers)."""
+    if spec.task != "classification":
+        return None
+    shape = tuple(spec.input_shape)
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            outputs = model.eval()(torch.zeros((1, *shape)))
+    except Exception as error:  # any architecture's own refusal of this input size
+        size = "x".join(str(side) for side in shape)
+        field_name = "data.image_size" if hasattr(recipe.data, "image_size") else "data"
+        return Problem(
+            field_name,
+            f"'{spec.name}' cannot take {size} inputs ({type(error).__name__}: {error})"[:500],
+        )
+    finally:
+        model.train(was_training)
+    if not isinstance(outputs, torch.Tensor) or outputs.dim() != 2:
+        return None  # not plain logits: nothing to compare
+    classes = 1 + max(int(split.y.max()) for split in splits.values() if len(split))
+    if outputs.shape[1] == classes:
+        return None
+    origin = (
+        f"its classifier, from weights {recipe.weights}" if recipe.weights else "its classifier"
+    )
+    return Problem(
+        "data",
+        f"the data has {classes} classes but '{spec.name}' outputs {outputs.shape[1]} "
+        f"({origin}); train the model on these classes",
+    )
+
+
+def _own_data(recipe: Recipe, spec: ModelSpec) -> tuple[dict[str, Split] | None, list[Problem]]:
+    """The recipe's own ``data`` (loaded once, cached by its source) or why it cannot load."""
+    if recipe.data is None:
+        return None, []
+    try:
+        return load_data(spec, recipe.data), []
+    except UserInputError as error:
+        return None, [Problem.of(error)]
+
+
+LM_STRUCTURES = ("unstructured", "n:m", "block")
+LM_ALLOCATIONS = ("uniform", "global", "erk", "owl")
+
+
+def _calibration_problem(recipe: Recipe, spec: ModelSpec) -> Problem | None:
+    """A causal LM's training text must hold ``calibration.samples`` windows."""
+    try:
+        train = train_split(spec, recipe)
+    except UserInputError as error:
+        return Problem.of(error)
+    if train is None or len(train) >= recipe.calibration.samples:
+        return None
+    seq_len = int(train.x.shape[1])
+    samples = recipe.calibration.samples
+    return Problem(
+        "calibration.samples",
+        f"the text's calibration part holds {len(train)} windows of {seq_len} tokens "
+        f"({len(train) * seq_len:,} tokens); {samples} samples x {seq_len} tokens need "
+        f"{samples * seq_len:,}: lower calibration.samples or data.seq_len, or give more text",
+        (str(len(train)),),
+    )
+
+
+def _language_model_problems(
+    recipe: Recipe, spec: ModelSpec, criterion: Criterion | None, data_broken: bool
+) -> list[Problem]:
+    """Causal LMs: weights are masked in place (no channel or head removal), allocations
+    that need no classifier accuracy, and enough text for the calibration samples."""
+    if spec.task != "causal_lm":
+        return []
+    problems = []
+    kind = recipe.structure.kind
+    if kind not in LM_STRUCTURES:
+        problems.append(
+            Problem(
+                "structure",
+                f"'{kind}' is not available for causal language models; "
+                f"allowed: {', '.join(LM_STRUCTURES)}",
+                LM_STRUCTURES,
+            )
+        )
+    if recipe.layer_sparsity is None and recipe.allocation not in LM_ALLOCATIONS:
+        problems.append(
+            Problem(
+                "allocation",
+                f"'{recipe.allocation}' is not available for causal language models; "
+                f"allowed: {', '.join(LM_ALLOCATIONS)}",
+                LM_ALLOCATIONS,
+            )
+        )
+    calibrated = bool(criterion is not None and criterion.needs) or recipe.allocation == "owl"
+    if calibrated and not data_broken and has_data(spec, recipe.data):
+        problem = _calibration_problem(recipe, spec)
+        problems += [problem] if problem is not None else []
+    return problems
+
+
 def train_split(spec: ModelSpec, recipe: Recipe) -> Split | None:
     """The run's training split (``None`` without data)."""
     splits = load_data(spec, recipe.data)
@@ -144,13 +247,16 @@ def inspect_recipe(
 ) -> Inspection:
     """Check ``recipe`` and keep what was built on the way (the run reuses it)."""
     try:
-        spec = spec or spec_for(recipe.model, recipe.weights)
+        spec = spec_with_data(spec or spec_for(recipe.model, recipe.weights), recipe.data)
     except UserInputError as error:
         return Inspection([Problem.of(error)])
     problems = recipe_problems(recipe)
     criterion = CRITERIA.get(recipe.criterion) if recipe.criterion in CRITERIA else None
     problems += _data_problems(recipe, spec, criterion)
-    if recipe.schedule.kind == "gradual" and has_data(spec, recipe.data):
+    own_data, data_problems = _own_data(recipe, spec)
+    problems += data_problems
+    problems += _language_model_problems(recipe, spec, criterion, bool(data_problems))
+    if recipe.schedule.kind == "gradual" and has_data(spec, recipe.data) and not data_problems:
         try:
             gradual = _gradual_problem(recipe, finetune_steps(recipe, train_split(spec, recipe)))
         except UserInputError as error:
@@ -161,6 +267,9 @@ def inspect_recipe(
             model = build_prunable_model(spec, recipe, recipe.weights)
         except UserInputError as error:
             return Inspection(problems + [Problem.of(error)])
+    if own_data is not None:
+        mismatch = _class_problem(recipe, spec, model, own_data)
+        problems += [mismatch] if mismatch is not None else []
     selection = select_layers(model, spec, recipe)
     problems += _selection_problems(recipe, selection)
     return Inspection(problems, model, selection)

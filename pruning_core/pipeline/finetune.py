@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pruning_core.errors import RunCancelled
+from pruning_core.models.lm_metrics import task_loss
 from pruning_core.recipe import Finetune
 
 # Called after each optimizer step with the global step number; returns True when it
@@ -53,7 +54,12 @@ def steps_per_epoch(n_samples: int, batch_size: int) -> int:
 def distillation_loss(
     logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
 ) -> torch.Tensor:
-    """Hinton et al.'s soft-target loss, ``T^2 * KL(teacher_T || student_T)``."""
+    """Hinton et al.'s soft-target loss, ``T^2 * KL(teacher_T || student_T)``.
+
+    Per sample for classifiers; per token for causal LMs (logits ``(N, T, V)``).
+    """
+    if logits.dim() == 3:
+        logits, teacher_logits = logits.flatten(0, 1), teacher_logits.flatten(0, 1)
     return F.kl_div(
         F.log_softmax(logits / temperature, dim=1),
         F.log_softmax(teacher_logits / temperature, dim=1),
@@ -90,7 +96,7 @@ def finetune(
             if should_cancel is not None and should_cancel():
                 raise RunCancelled("cancelled during finetuning")
             logits = model(inputs)
-            loss = F.cross_entropy(logits, labels)
+            loss = task_loss(logits, labels)  # next-token cross entropy for causal LMs
             if distill is not None and teacher is not None:
                 with torch.no_grad():
                     teacher_logits = teacher(inputs)

@@ -10,11 +10,15 @@ from typing import Any
 
 from torch import nn
 
-from pruning_core.compression.apply import apply_notes, compress, factorized_rows
+from pruning_core.compression.apply import apply_notes, compress
+from pruning_core.compression.lowrank import LowRank
 from pruning_core.compression.quantization import Converted
 from pruning_core.formats import FormatOptions, model_sizes, summary_fields
 from pruning_core.formats.measured_2of4 import linear_shapes, load_gpu_results, plan_measured_2of4
 from pruning_core.formats.sizes import best_format_of
+from pruning_core.models.data import Batches
+from pruning_core.models.layers import module_weight
+from pruning_core.pruning.reconstruction import reconstruction_errors
 from pruning_core.recipe import Recipe
 
 BATCH_FOR_2OF4 = (
@@ -28,6 +32,32 @@ def compress_step(model: nn.Module, names: list[str], recipe: Recipe) -> dict[st
         return {}
     options = recipe.compression.model_dump(exclude={"kind"})
     return compress(model, names, recipe.compression.kind, **options)
+
+
+def factorization_errors(
+    dense: nn.Module | None, model: nn.Module, batches: Batches
+) -> dict[str, float]:
+    """Reconstruction error of each factorized layer of ``model`` against the dense layer.
+
+    The factors' product is compared with the dense model's weight on the dense model's
+    inputs of the layer (:func:`pruning_core.pruning.reconstruction.reconstruction_errors`),
+    so the error covers everything that changed the layer: pruning, finetuning and the
+    factorization. Empty without data (``dense`` is ``None``); a layer whose shape changed
+    (channels removed first) is left out.
+    """
+    if dense is None:
+        return {}
+    products = {
+        name: module.product()
+        for name, module in model.named_modules()
+        if isinstance(module, LowRank)
+    }
+    comparable = {
+        name: weight
+        for name, weight in products.items()
+        if weight.shape == module_weight(dense.get_submodule(name)).shape
+    }
+    return reconstruction_errors(dense, comparable, batches) if comparable else {}
 
 
 @dataclass
@@ -44,20 +74,17 @@ def finish_report(
     recipe: Recipe,
     converted: Converted,
     notes: dict[str, str],
-    input_shape: tuple[int, ...],
 ) -> Finished:
-    """Fix rows of compressed layers, add best formats to rows, and size the model.
+    """Add compression notes and best formats to rows, and size the model.
 
     Args:
         model: the stored model (plain tensors).
         rows: per-layer rows of :func:`pruning_core.pipeline.report.layer_rows`; changed in place
-            (``best_format``, ``best_format_bytes`` added).
+            (compression notes, ``best_format``, ``best_format_bytes`` added).
         recipe: the run.
         converted: the precision conversion.
         notes: compression notes per layer.
-        input_shape: one sample's shape (for MACs of factorized layers).
     """
-    factorized_rows(model, rows, input_shape)
     apply_notes(rows, notes)
     sizes = model_sizes(model, FormatOptions(block=recipe.structure.block))
     for row in rows:

@@ -6,6 +6,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,12 +17,13 @@ from pruning_core.environment import environment
 from pruning_core.errors import UserInputError
 from pruning_core.masks.parametrize import remove_masks
 from pruning_core.models.layers import resolve_skip
-from pruning_core.models.metrics import count_params
-from pruning_core.pipeline.finish import compress_step, finish_report
+from pruning_core.models.metrics import count_nonzero_params, count_params, top_k_accuracy
+from pruning_core.pipeline.finish import compress_step, factorization_errors, finish_report
 from pruning_core.pipeline.layer_sparsity import needs_resolving, resolve_layer_sparsity
-from pruning_core.pipeline.report import layer_rows, model_summary
+from pruning_core.pipeline.report import layer_rows, model_summary, nonzero_counts
 from pruning_core.pipeline.scheduling import RUNNERS
 from pruning_core.pipeline.state import ProgressFn, RunState
+from pruning_core.pipeline.task_report import metric_fields, tensor_patterns
 from pruning_core.recipe import Recipe
 from pruning_core.structures.heads import head_counts
 
@@ -40,11 +42,14 @@ class RunResult:
     environment: dict[str, Any]
     timing: dict[str, float] = field(default_factory=dict)
     sizes: list[dict[str, Any]] = field(default_factory=list)  # bytes per layer/format/precision
+    tensors: list[dict[str, Any]] = field(default_factory=list)  # sparsity pattern per tensor
+    source: Path | None = None  # the checkpoint directory of hf/LM models (export copies it)
 
 
 def _resolve_recipe(run: RunState) -> None:
     """Write the defaults a run decides into its recipe: skipped layers, layer sparsities."""
-    recipe = run.recipe.with_updates(skip_layers=resolve_skip(run.layers, run.recipe.skip_layers))
+    skip = resolve_skip(run.layers, run.recipe.skip_layers, run.spec.default_skip)
+    recipe = run.recipe.with_updates(skip_layers=skip)
     if needs_resolving(recipe):
         run.report("allocate", 0.0, f"{recipe.allocation}: per-layer sparsities")
     run.recipe = resolve_layer_sparsity(
@@ -68,15 +73,18 @@ def _summary(
         "precision": recipe.precision,
         "seed": recipe.seed,
         "target_sparsity": recipe.sparsity,
-        "dense_val_accuracy": dense["val"][0],
-        "dense_test_accuracy": dense["test"][0],
-        "val_accuracy": final["val"][0],
-        "val_loss": final["val"][1],
-        "test_accuracy": final["test"][0],
-        "test_loss": final["test"][1],
+        **metric_fields(run.metric, dense, final),
         "reconstruction_error_mean": sum(errors) / len(errors) if errors else None,
         **(head_counts(run.sites) if recipe.structure.removes_heads else {}),
     }
+
+
+def _top5(run: RunState, name: str) -> float | None:
+    """Top-5 accuracy on split ``name``: classifiers with more than 5 classes, else None."""
+    part = run.split(name)
+    if part is None or run.spec.task != "classification":
+        return None
+    return top_k_accuracy(run.model, part.x, part.y, k=5)
 
 
 def _refuse_non_finite(model: nn.Module) -> None:
@@ -112,6 +120,7 @@ def prune(
     _resolve_recipe(run)
     params_original = count_params(run.model)
     dense = {"val": run.metrics("val"), "test": run.metrics("test")}
+    dense_top5 = _top5(run, "test")
     run.record("dense")
     teacher = copy.deepcopy(run.model).eval() if run.recipe.finetune.distillation else None
     RUNNERS[run.recipe.schedule.kind](run, teacher)
@@ -121,18 +130,32 @@ def prune(
     if recipe.compression is not None:
         run.report("compress", 0.9, recipe.compression.kind)
     compressed = compress_step(run.model, [layer.name for layer in run.active], recipe)
+    errors = factorization_errors(run.dense, run.model, run.calibration_batches())
+    # counted before the precision conversion: its rounding zeros are not pruning
+    pruned_nonzeros = nonzero_counts(run.model, run.layers)
+    nonzero_params = count_nonzero_params(run.model)
     run.report("evaluate", 0.95, f"evaluating at {recipe.precision}")
     converted = convert_precision(run.model, recipe.precision)
     run.model = converted.runnable
     final = {"val": run.metrics("val"), "test": run.metrics("test")}
+    final_top5 = _top5(run, "test")
     run.model = converted.stored
     rows = layer_rows(
-        run.model, run.layers, run.original, run.spec.input_shape, run.notes, run.reconstruction
+        run.model,
+        run.layers,
+        run.original,
+        run.spec.input_shape,
+        run.notes,
+        {**run.reconstruction, **errors},
+        run.changes,
+        pruned_nonzeros,
     )
-    finished = finish_report(run.model, rows, recipe, converted, compressed, run.spec.input_shape)
+    finished = finish_report(run.model, rows, recipe, converted, compressed)
     summary = {
         **_summary(run, rows, dense, final),
-        **model_summary(run.model, rows, params_original, recipe.precision),
+        "dense_test_top5_accuracy": dense_top5,  # None with 5 classes or fewer
+        "test_top5_accuracy": final_top5,
+        **model_summary(run.model, rows, params_original, recipe.precision, nonzero_params),
         "speedup_kind": "theoretical (dense MACs / effective MACs of Linear/Conv layers)",
         **finished.summary,
     }
@@ -146,4 +169,6 @@ def prune(
         environment=environment(recipe.seed),
         timing={"seconds": time.perf_counter() - started},
         sizes=finished.size_rows,
+        tensors=tensor_patterns(run.model, rows, recipe.structure),
+        source=run.spec.source if run.spec.task == "causal_lm" else None,
     )

@@ -13,11 +13,14 @@ from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.criteria.calibration import collect_stats
 from pruning_core.errors import RunCancelled
 from pruning_core.models.data import Batches, Split, calibration_batches
+from pruning_core.models.lm_metrics import perplexity
 from pruning_core.models.metrics import evaluate
 from pruning_core.models.registry import load_data, spec_for
 from pruning_core.pipeline.checks import inspect_recipe
 from pruning_core.pipeline.report import original_layer_facts
+from pruning_core.pipeline.task_report import metric_name
 from pruning_core.recipe import Recipe
+from pruning_core.structures.channels import coupled_with_kept
 from pruning_core.structures.heads import find_attention
 
 ProgressFn = Callable[[str, float, str], None]  # (phase, fraction 0..1, message)
@@ -34,18 +37,26 @@ class RunState:
         self, recipe: Recipe, progress: ProgressFn | None, should_cancel: Callable[[], bool] | None
     ) -> None:
         self.recipe = recipe
-        self.spec = spec_for(recipe.model, recipe.weights)
+        self.spec = spec_for(recipe.model, recipe.weights, recipe.data)
         torch.manual_seed(recipe.seed)
         inspection = inspect_recipe(recipe, self.spec)
         if inspection.problems:
             raise inspection.problems[0].as_error()
         assert inspection.model is not None and inspection.selection is not None
         self.criterion = CRITERIA.get(recipe.criterion)
+        self.metric = metric_name(self.spec)  # accuracy, or perplexity for causal LMs
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.model: nn.Module = inspection.model
         self.data = load_data(self.spec, recipe.data)
         selection = inspection.selection
         self.layers, self.active, self.notes = selection.layers, selection.active, selection.notes
+        self.example = torch.zeros((2, *self.spec.input_shape))
+        if recipe.structure.removes_channels:  # a skipped layer keeps its coupled group dense
+            self.notes.update(
+                coupled_with_kept(self.model, [layer.name for layer in self.active], self.example)
+            )
+            self.active = [layer for layer in self.active if layer.name not in self.notes]
+        self.changes: dict[str, str] = {}  # layers changed through others (channel groups)
         active_names = {layer.name for layer in self.active}
         self.sites = [
             site
@@ -55,7 +66,6 @@ class RunState:
         # the dense model's layer inputs are where reconstruction errors are measured
         self.dense = copy.deepcopy(self.model).eval() if self.data else None
         self.reconstruction: dict[str, float] = {}
-        self.example = torch.zeros((2, *self.spec.input_shape))
         self.original = original_layer_facts(self.model, self.layers, self.spec.input_shape)
         self.channel_done = 0.0  # channel runs: share of channels already removed
         self.channel_done_layers: dict[str, float] = {}  # the same per layer (layer_sparsity)
@@ -71,6 +81,13 @@ class RunState:
         if self._progress is not None:
             self._progress(phase, min(max(fraction, 0.0), 1.0), message)
 
+    def note_changes(self, changed: dict[str, str]) -> None:
+        """Add how layers were changed through others, each fact once per layer."""
+        for name, text in changed.items():
+            facts = [fact for fact in self.changes.get(name, "").split("; ") if fact]
+            facts += [fact for fact in text.split("; ") if fact not in facts]
+            self.changes[name] = "; ".join(facts)
+
     def split(self, name: str) -> Split | None:
         return self.data[name] if self.data else None
 
@@ -81,13 +98,21 @@ class RunState:
         )
 
     def metrics(self, name: str) -> tuple[float | None, float | None]:
-        """``(accuracy, loss)`` of the model as it is now on split ``name``."""
+        """``(metric, loss)`` of the model as it is now on split ``name``.
+
+        The metric is :attr:`metric`: accuracy, or for causal LMs perplexity over the
+        split's non-overlapping windows (loss: mean cross entropy per predicted token).
+        """
         part = self.split(name)
-        return evaluate(self.model, part.x, part.y) if part is not None else (None, None)
+        if part is None:
+            return None, None
+        if self.metric == "perplexity":
+            return perplexity(self.model, part.x)
+        return evaluate(self.model, part.x, part.y)
 
     def record(self, kind: str, **fields: Any) -> None:
         """Add a point to the curves: sparsity of the active layers and validation metrics."""
-        accuracy, loss = self.metrics("val")
+        value, loss = self.metrics("val")
         pruned = sum(int(torch.count_nonzero(layer.weight)) for layer in self.active)
         original = sum(self.original[layer.name]["params"] for layer in self.active)
         self.curves.append(
@@ -96,7 +121,8 @@ class RunState:
                 "step": self.step,
                 **fields,
                 "sparsity": 1.0 - pruned / original if original else 0.0,
-                "val_accuracy": accuracy,
+                "val_accuracy": value if self.metric == "accuracy" else None,
+                **({"val_perplexity": value} if self.metric == "perplexity" else {}),
                 "val_loss": loss,
             }
         )

@@ -8,6 +8,7 @@ import torch
 
 from pruning_core.models.data import Batches
 from pruning_core.pipeline.state import RunState
+from pruning_core.pruning.decoder import decoder_prune
 from pruning_core.pruning.reconstruction import reconstruction_errors
 from pruning_core.pruning.sequential import layer_targets, sequential_prune, uses_sequential
 from pruning_core.pruning.step import StepPlan, prune_step
@@ -38,8 +39,10 @@ def _prune_sequentially(run: RunState, sparsity: float, batches: Batches) -> Pru
     def on_block(index: int, total: int, name: str) -> None:
         run.report("prune", index / total, f"calibrating and pruning {name}")
 
+    # causal LMs: block by block through the decoder stack on captured activations
+    prune_blocks = decoder_prune if run.spec.task == "causal_lm" else sequential_prune
     run.notes.update(
-        sequential_prune(
+        prune_blocks(
             run.model,
             pruned_layers,
             batches,
@@ -64,7 +67,11 @@ def _prune_by_scores(run: RunState, sparsity: float, batches: Batches) -> Pruned
         if explicit is not None:
             explicit = relative_channel_targets(explicit, run.channel_done_layers)
     plan = StepPlan(run.criterion, structure, run.recipe.allocation, step_target, explicit)
-    run.notes.update(prune_step(run.model, run.active, stats, plan, run.example))
+    active = {layer.name for layer in run.active}
+    keep = [layer.name for layer in run.layers if layer.name not in active]
+    step = prune_step(run.model, run.active, stats, plan, run.example, keep)
+    run.notes.update(step.kept)
+    run.note_changes(step.changed)
     if structure.removes_channels:
         return {}  # shapes changed: no reconstruction error
     return {layer.name: layer.weight.detach() for layer in run.active}

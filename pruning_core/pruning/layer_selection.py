@@ -42,16 +42,23 @@ class LayerSelection:
 
 
 def build_prunable_model(spec: ModelSpec, recipe: Recipe, weights: str | Path | None) -> nn.Module:
-    """The dense model a run starts from (attention made head-removable for ``head``)."""
+    """The dense model a run starts from, every ``nn.MultiheadAttention`` split into layers.
+
+    ``nn.MultiheadAttention`` keeps q/k/v in one fused ``in_proj_weight`` that no
+    Linear/Conv walk finds, so it would be neither pruned nor counted; split into
+    ``q``/``k``/``v``/``proj`` ``nn.Linear`` layers (the same function) it is pruned like
+    any Linear by every structure, and its heads become removable for ``head``.
+    """
     model = build_model(spec, weights)
-    if recipe.structure.removes_heads:
-        convert_multihead_attention(model)  # same function, removable heads
+    convert_multihead_attention(model)
     return model
 
 
-def _user_skips(layers: list[PrunableLayer], recipe: Recipe) -> tuple[list[str], list[Problem]]:
+def _user_skips(
+    layers: list[PrunableLayer], recipe: Recipe, default: tuple[str, ...] | None
+) -> tuple[list[str], list[Problem]]:
     try:
-        return resolve_skip(layers, recipe.skip_layers), []
+        return resolve_skip(layers, recipe.skip_layers, default), []
     except UserInputError as error:
         return [], [Problem.of(error)]
 
@@ -59,7 +66,7 @@ def _user_skips(layers: list[PrunableLayer], recipe: Recipe) -> tuple[list[str],
 def select_layers(model: nn.Module, spec: ModelSpec, recipe: Recipe) -> LayerSelection:
     """The layers ``recipe`` prunes in ``model``; problems instead of exceptions."""
     selection = LayerSelection(prunable_layers(model))
-    skipped, selection.problems = _user_skips(selection.layers, recipe)
+    skipped, selection.problems = _user_skips(selection.layers, recipe, spec.default_skip)
     notes = {name: SKIPPED_BY_USER for name in skipped}
     structure = recipe.structure
     if structure.removes_heads:

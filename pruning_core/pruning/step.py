@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -28,6 +29,19 @@ class StepPlan:
     allocation: str
     sparsity: float  # target of this step, over the active layers
     layer_sparsity: dict[str, float] | None = None  # explicit per-layer targets win
+
+
+@dataclass
+class StepNotes:
+    """What a step reports besides the pruned weights.
+
+    Attributes:
+        kept: layers of the step left as they are, and why.
+        changed: layers changed through another layer (channel groups), and how.
+    """
+
+    kept: dict[str, str] = field(default_factory=dict)
+    changed: dict[str, str] = field(default_factory=dict)
 
 
 def layer_scores(
@@ -89,14 +103,29 @@ def prune_step(
     stats: dict[str, LayerStats],
     plan: StepPlan,
     example_input: torch.Tensor,
-) -> dict[str, str]:
-    """Apply one pruning step in place; returns notes on layers that could not be pruned."""
+    keep: Collection[str] = (),
+) -> StepNotes:
+    """Apply one pruning step in place.
+
+    Args:
+        model: changed in place.
+        layers: the layers this step prunes.
+        stats: their calibration statistics.
+        plan: criterion, structure, allocation and targets.
+        example_input: a small batch (channel removal traces the model).
+        keep: channel removal only: layers whose output channels must not change (their
+            coupled groups stay dense).
+
+    Returns:
+        Layers that could not be pruned and layers changed through channel groups.
+    """
     masks = compute_masks(layers, stats, plan)
     if plan.structure.removes_channels:
         removal = {
             name: torch.nonzero(~mask[:, 0]).reshape(-1).tolist() for name, mask in masks.items()
         }
-        return remove_output_channels(model, removal, example_input)
+        removed = remove_output_channels(model, removal, example_input, keep)
+        return StepNotes(removed.kept, removed.changed)
     for layer in layers:
         apply_mask(layer.module, masks[layer.name])
-    return {}
+    return StepNotes()

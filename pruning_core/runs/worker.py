@@ -24,6 +24,7 @@ from pruning_core.errors import RunCancelled, UserInputError
 from pruning_core.pipeline.artifacts import save_run
 from pruning_core.pipeline.run import RunResult, prune
 from pruning_core.recipe import parse_recipe
+from pruning_core.runs.crash_log import write_error_log
 from pruning_core.runs.liveness import HEARTBEAT_INTERVAL_S, this_host
 from pruning_core.runs.records import RunRecord
 from pruning_core.runs.store import RunStore
@@ -131,15 +132,7 @@ class Worker:
             self.current = None
 
     def _log_crash(self, run_id: int, error: Exception) -> None:
-        details = traceback.format_exc()
-        print(details, file=sys.stderr)
-        folder = self.store.artifacts_dir(run_id)
-        where = f"details in {folder / 'error.log'}"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "error.log").write_text(details, encoding="utf-8")
-        except OSError as log_error:  # the real reason still reaches the store
-            where = f"no error.log ({log_error.strerror or log_error}); details in the worker log"
+        where = write_error_log(self.store.artifacts_dir(run_id), traceback.format_exc())
         message = f"internal error ({type(error).__name__}: {error}); {where}"
         self.store.finish(run_id, self.id, "failed", error=message)
 

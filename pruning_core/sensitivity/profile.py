@@ -23,8 +23,8 @@ from pruning_core.criteria import CRITERIA
 from pruning_core.environment import environment
 from pruning_core.errors import UserInputError, from_validation_error
 from pruning_core.models.data import calibration_batches
-from pruning_core.models.registry import build_model, load_data, spec_for
-from pruning_core.pruning.layer_selection import select_layers
+from pruning_core.models.registry import load_data, spec_for
+from pruning_core.pruning.layer_selection import build_prunable_model, select_layers
 from pruning_core.pruning.recipe_rules import recipe_problems
 from pruning_core.recipe import Calibration, Recipe, Structure, parse_recipe
 from pruning_core.sensitivity.measure import Setup, grid_for
@@ -123,13 +123,13 @@ def compute_profile(
     """
     started = time.perf_counter()
     recipe = job.recipe()
-    spec = spec_for(recipe.model, recipe.weights)
+    spec = spec_for(recipe.model, recipe.weights, recipe.data)
     if spec.data is None:
         raise UserInputError(
             "model", f"{spec.label} has no data: a sensitivity profile needs validation data"
         )
     torch.manual_seed(job.seed)
-    model = build_model(spec, recipe.weights)
+    model = build_prunable_model(spec, recipe, recipe.weights)
     data = load_data(spec, recipe.data)
     assert data is not None
     selection = select_layers(model, spec, recipe)

@@ -13,7 +13,6 @@ from browser_support import Page, chromium_page, expect, settle, shoot
 
 from pruning_core.runs.store import RunStore
 
-pytest_plugins = ["conftest_dashboard"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 

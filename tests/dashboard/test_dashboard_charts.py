@@ -8,7 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard import charts, frames
+from dashboard import charts
+from dashboard.charts import measured, tables
+
+WIDTHS = {"fp32": 4, "fp16": 2, "bf16": 2}  # bytes per element, as the engine gives them
 
 LAYERS = pd.DataFrame(
     [
@@ -96,7 +99,9 @@ def test_empty_inputs_give_a_message_not_an_error() -> None:
                 {"val_accuracy": [None], "step": [0], "kind": ["dense"], "sparsity": [0.0]}
             )
         ),
-        charts.size_by_precision_chart(frames.size_rows(pd.DataFrame(columns=["size_bytes"]))),
+        charts.size_by_precision_chart(
+            measured.size_rows(pd.DataFrame(columns=["size_bytes"]), WIDTHS)
+        ),
         charts.speedup_chart(pd.DataFrame(columns=["run", "theoretical_speedup"])),
         charts.pareto_chart(pd.DataFrame()),
     ):
@@ -181,7 +186,7 @@ def test_pareto_front() -> None:
 
 def test_size_by_precision() -> None:
     runs = pd.DataFrame({"run": ["#1"], "size_bytes": [4000], "precision": ["fp32"]})
-    sizes = frames.size_rows(runs)
+    sizes = measured.size_rows(runs, WIDTHS)
     assert dict(zip(sizes["precision"], sizes["size_bytes"], strict=True)) == {
         "fp32": 4000,
         "fp16": 2000,
@@ -205,7 +210,7 @@ def test_size_rows_prefer_exact_bytes_per_format() -> None:
             ],
         }
     )
-    sizes = frames.size_rows(runs)
+    sizes = measured.size_rows(runs, WIDTHS)
     exact = sizes[sizes["run"] == "#1"]
     assert len(exact) == 4 and set(exact["format"]) == {"dense", "csr"}
     assert exact["kind"].str.startswith("exact bytes").all()
@@ -215,9 +220,18 @@ def test_size_rows_prefer_exact_bytes_per_format() -> None:
     assert list(fallback["precision"]) == ["int8"] and list(fallback["size_bytes"]) == [4000]
 
 
-def record(run_id: int, state: str = "done", **recipe: object) -> dict[str, object]:
+def record(
+    run_id: int,
+    state: str = "done",
+    label: str = "unstructured",
+    fixed: bool = False,
+    **recipe: object,
+) -> dict[str, object]:
+    """A run record as the services pass it (structure label and whether it fixes sparsity)."""
     summary = {"test_accuracy": 0.9, "dense_test_accuracy": 0.95, "target_sparsity": 0.5}
     return {
+        "structure_label": label,
+        "sparsity_fixed": fixed,
         "id": run_id,
         "state": state,
         "recipe": {"criterion": "magnitude", "seed": 0, **recipe},
@@ -230,18 +244,18 @@ def record(run_id: int, state: str = "done", **recipe: object) -> dict[str, obje
 
 
 def test_runs_table_and_labels() -> None:
-    table = frames.runs_table(
-        [record(2, structure={"kind": "n:m", "n": 2, "m": 4}), record(1, "failed", sparsity=0.8)]
+    table = tables.runs_table(
+        [record(2, label="2:4", fixed=True, sparsity=0.5), record(1, "failed", sparsity=0.8)]
     )
     assert list(table["run"]) == ["#2 magnitude 2:4 s0", "#1 magnitude unstructured 80% s0"]
     assert table.loc[0, "accuracy_delta"] == pytest.approx(-0.05)
     assert table.loc[0, "duration_s"] == 2.5
     assert pd.isna(table.loc[1, "test_accuracy"])
-    assert frames.runs_table([]).empty
+    assert tables.runs_table([]).empty
 
 
 def test_recipe_diff_flags_only_differences() -> None:
-    diff = frames.recipe_diff(
+    diff = tables.recipe_diff(
         {
             "a": {"criterion": "magnitude", "finetune": {"epochs": 1}, "skip": ["x"]},
             "b": {"criterion": "taylor", "finetune": {"epochs": 1}, "skip": ["x"]},
@@ -252,8 +266,8 @@ def test_recipe_diff_flags_only_differences() -> None:
 
 
 def test_metrics_table_formats() -> None:
-    runs = frames.runs_table([record(1), record(2)])
-    table = frames.metrics_table(runs)
+    runs = tables.runs_table([record(1), record(2)])
+    table = tables.metrics_table(runs)
     assert table.loc["test accuracy"].tolist() == ["90.00%", "90.00%"]
     assert table.loc["run time (s)"].tolist() == ["n/a", "n/a"]
 
@@ -288,13 +302,13 @@ def test_measured_rows_keep_only_measured_numbers(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text(
         "model,speedup,device,date,kind\nm,1.1,cpu,2026-11-24,measured\n"
     )
-    rows = frames.measured_rows(sorted(tmp_path.iterdir()))
+    rows = measured.measured_rows(sorted(tmp_path.iterdir()))
     assert list(rows["speedup"]) == [1.3, 1.1]
     assert list(rows["source"]) == ["a.json", "b.csv"]  # c.csv repeats b.csv: dropped
     assert list(rows["run"]) == ["m · 2:4 · fp16", "m"]
 
 
 def test_sweep_table_is_criteria_by_sparsity() -> None:
-    table = frames.sweep_table(charts.aggregate_seeds(sweep_rows(), "test_accuracy"))
+    table = tables.sweep_table(charts.aggregate_seeds(sweep_rows(), "test_accuracy"))
     assert list(table.index) == ["magnitude", "random"] and list(table.columns) == ["50%", "80%"]
     assert table.loc["magnitude", "50%"] == "85.0% ± 2.8 (2)"

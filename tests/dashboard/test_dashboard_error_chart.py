@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.error_charts import reconstruction_error_chart
+from dashboard.charts import reconstruction_error_chart
 
 
 def test_bars_only_for_layers_with_an_error_in_model_order() -> None:

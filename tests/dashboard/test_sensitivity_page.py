@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import torch
+from app_support import APP, errors
 from streamlit.testing.v1 import AppTest
 
 from pruning_core.runs.store import RunStore
-from pruning_core.sensitivity.profile import parse_job
 from pruning_core.runs.worker import Worker
+from pruning_core.sensitivity.profile import parse_job
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+pytestmark = pytest.mark.slow  # a profile and an editor run, computed by the real engine
 JOB = {"model": "digits_mlp", "sparsities": [0.5, 0.8, 0.9], "calibration": {"samples": 64}}
 
 
 @pytest.fixture(scope="module")
-def profile_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunStore]:
-    """A store with one finished profile (#1) and one finished editor run (#2)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def profile_store(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
+    """A store with one finished profile (#1); the editor test queues and runs #2."""
     store = RunStore(tmp_path_factory.mktemp("sens") / "runs.sqlite")
     store.enqueue(parse_job(JOB).model_dump(mode="json"), label="sensitivity")
     Worker(store).run(once=True)
-    yield store
-    torch.set_num_threads(threads)
+    return store
 
 
 @pytest.fixture
@@ -88,12 +83,12 @@ def test_the_slider_redistributes_and_the_run_carries_the_allocation(
 def test_infeasible_budget_is_an_error_naming_the_field(page: AppTest) -> None:
     page.number_input(key="sens_high_1").set_value(0.5).run()
     assert not page.exception
-    errors = [e.value for e in page.error]
-    assert any(e.startswith("**sparsity**") and "upper limits" in e for e in errors), errors
+    shown = errors(page)
+    assert any(e.startswith("**sparsity**") and "upper limits" in e for e in shown), shown
 
 
 def test_a_bad_grid_is_an_error_naming_the_field(page: AppTest) -> None:
     page.text_input(key="sens_grid").set_value("0.5, 1.5").run()
     page.button(key="sens_compute").click().run()
     assert not page.exception
-    assert any(e.value.startswith("**sparsities**") for e in page.error)
+    assert any(e.startswith("**sparsities**") for e in errors(page))

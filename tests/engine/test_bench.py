@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from cli_support import Cli
 from torch import nn
-from typer.testing import CliRunner
 
 from pruning_core.bench.layers import crossover_points, gemm_actions, gemm_shapes
+from pruning_core.formats.modules import SparseLinear, sparsify_linears
 from pruning_core.latency import (
     fixed_threads,
     machine_metadata,
@@ -20,8 +21,6 @@ from pruning_core.latency import (
     time_interleaved,
     write_rows,
 )
-from pruning_core.cli import app
-from pruning_core.formats.modules import SparseLinear, sparsify_linears
 from pruning_core.models.registry import MODELS, build_model
 
 
@@ -106,21 +105,12 @@ def test_sparse_linears_match_dense() -> None:
     assert torch.allclose(model(x), expected, atol=1e-5)
 
 
-def test_bench_command_writes_measured_rows(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app,
-        [
-            "bench",
-            "--model",
-            "digits_mlp",
-            "--no-int8",
-            "--no-layers",
-            "--warmup",
-            "1",
-            "--out",
-            str(tmp_path),
-        ],
-    )
+@pytest.mark.slow  # a real benchmark: 30 timed repetitions of every variant
+def test_bench_command_writes_measured_rows(tmp_path: Path, cli: Cli) -> None:
+    result = cli.invoke(
+        "bench", "--model", "digits_mlp", "--no-int8", "--no-layers", "--warmup", "1",
+        "--out", str(tmp_path),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = json.loads((tmp_path / "cpu_bench_digits_mlp_unstructured_b64.json").read_text())
     variants = {row["variant"] for row in rows}
@@ -139,6 +129,6 @@ def test_bench_command_writes_measured_rows(tmp_path: Path) -> None:
         (["--repeats", "5"], "greater than or equal to 30"),
     ],
 )
-def test_bench_command_refuses_bad_options(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["bench", "--model", "digits_mlp", *args])
+def test_bench_command_refuses_bad_options(cli: Cli, args: list[str], message: str) -> None:
+    result = cli.invoke("bench", "--model", "digits_mlp", *args)
     assert result.exit_code == 2 and message in result.output

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
 
 from pruning_core.criteria import CRITERIA, LayerStats
+from pruning_core.criteria.hessian import hessian, inverse_hessian_factor
 from pruning_core.criteria.sparsegpt import sparsegpt_prune, sparsegpt_prune_from_hessian
 from pruning_core.criteria.wanda import wanda_prune, wanda_prune_from_norms
-from pruning_core.criteria.hessian import hessian, inverse_hessian_factor
-from pruning_core.models.metrics import reconstruction_error, reconstruction_error_from_hessian
-from pruning_core.masks.row_selection import row_keep_mask
 from pruning_core.masks.nm import nm_mask
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models: a second thread only adds hand-off waits on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from pruning_core.masks.row_selection import row_keep_mask
+from pruning_core.models.metrics import reconstruction_error, reconstruction_error_from_hessian
 
 
 def _magnitude(weight: torch.Tensor, sparsity: float, nm: tuple[int, int] | None) -> torch.Tensor:

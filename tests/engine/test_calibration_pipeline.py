@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_model import TinyModel
 from torch import nn
 
-from pruning_core.pipeline.run import prune
-from pruning_core.criteria.calibration import recording_inputs
 from pruning_core.criteria import CRITERIA, LayerStats
+from pruning_core.criteria.calibration import recording_inputs
 from pruning_core.errors import UserInputError
-from pruning_core.models.layers import as_2d, prunable_layers
 from pruning_core.masks.parametrize import current_mask
+from pruning_core.models.layers import as_2d, prunable_layers
 from pruning_core.models.metrics import reconstruction_error
-from pruning_core.recipe import Structure, parse_recipe
+from pruning_core.pipeline.checks import check
+from pruning_core.pipeline.run import prune
 from pruning_core.pruning.reconstruction import reconstruction_errors
 from pruning_core.pruning.sequential import layer_blocks, layer_targets, sequential_prune
+from pruning_core.recipe import Structure
 from sample_models.architectures import DigitsMLP, DigitsViT
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models: a second thread only adds hand-off waits on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _batches(
@@ -158,19 +150,14 @@ def test_conv_reconstruction_error_matches_unfolded_linear_form() -> None:
 # --- recipe level -----------------------------------------------------------------------
 
 
-def _run(**fields):  # type: ignore[no-untyped-def]
-    base = {"model": "digits_mlp", "finetune": {"epochs": 0}, "calibration": {"samples": 128}}
-    return prune(parse_recipe({**base, **fields}))
-
-
 @pytest.mark.parametrize("criterion", ["wanda", "sparsegpt"])
 @pytest.mark.parametrize("structure", ["unstructured", "2:4"])
 def test_calibrated_criteria_run_from_recipes_and_keep_masks_in_finetuning(
-    criterion: str, structure: str
+    tiny_model: TinyModel, criterion: str, structure: str
 ) -> None:
-    result = _run(criterion=criterion, structure=structure, finetune={"epochs": 1})
+    result = tiny_model.run(criterion=criterion, structure=structure, finetune={"epochs": 1})
     pruned = [row for row in result.layers if row["pruned"]]
-    assert [row["name"] for row in pruned] == ["net.3", "net.5"]
+    assert [row["name"] for row in pruned] == list(tiny_model.active)
     for row in pruned:
         # SparseGPT also zeroes the weights of inputs that were never active on the
         # calibration samples (dead inputs), so a few kept weights may be zero too
@@ -183,10 +170,10 @@ def test_calibrated_criteria_run_from_recipes_and_keep_masks_in_finetuning(
     assert [c["kind"] for c in result.curves] == ["dense", "prune", "finetune"]
 
 
-def test_every_criterion_reports_reconstruction_errors() -> None:
+def test_every_criterion_reports_reconstruction_errors(tiny_model: TinyModel) -> None:
     errors = {}
     for criterion in CRITERIA.names():
-        result = _run(criterion=criterion, sparsity=0.5)
+        result = tiny_model.run(criterion=criterion, sparsity=0.5)
         values = [row["reconstruction_error"] for row in result.layers if row["pruned"]]
         assert all(value is not None and value >= 0 for value in values), criterion
         assert [row["reconstruction_error"] for row in result.layers if not row["pruned"]] == [
@@ -197,22 +184,29 @@ def test_every_criterion_reports_reconstruction_errors() -> None:
     assert errors["sparsegpt"] < errors["wanda"] < errors["magnitude"] < errors["random"]
 
 
-def test_iterative_sparsegpt_masks_only_shrink() -> None:
-    result = _run(criterion="sparsegpt", sparsity=0.75, schedule={"kind": "iterative", "rounds": 2})
+def test_iterative_sparsegpt_masks_only_shrink(tiny_model: TinyModel) -> None:
+    result = tiny_model.run(
+        criterion="sparsegpt", sparsity=0.75, schedule={"kind": "iterative", "rounds": 2}
+    )
     prunes = [c["sparsity"] for c in result.curves if c["kind"] == "prune"]
     assert prunes[0] < prunes[1] == pytest.approx(0.75)
 
 
 @pytest.mark.parametrize("structure", ["block", "channel", "head"])
-def test_sparsegpt_refuses_structures_it_cannot_reconstruct(structure: str) -> None:
+def test_sparsegpt_refuses_structures_it_cannot_reconstruct(
+    tiny_model: TinyModel, structure: str
+) -> None:
+    recipe = tiny_model.parsed(criterion="sparsegpt", structure=structure)
+    first = check(recipe)[0]
+    assert first.field == "structure" and first.allowed == ("unstructured", "n:m")
+    assert "allowed: unstructured, n:m" in first.message
     with pytest.raises(UserInputError) as error:
-        parse_recipe({"criterion": "sparsegpt", "structure": structure})
-    assert error.value.field == "structure"
-    assert "allowed: unstructured, n:m" in error.value.message
+        prune(recipe)
+    assert (error.value.field, error.value.message) == (first.field, first.message)
 
 
-def test_wanda_channels_use_summed_wanda_scores() -> None:
-    result = _run(criterion="wanda", structure="channel", sparsity=0.5)
+def test_wanda_channels_use_summed_wanda_scores(tiny_model: TinyModel) -> None:
+    result = tiny_model.run(criterion="wanda", structure="channel", sparsity=0.5)
     inner = [row for row in result.layers if row["pruned"]]
     assert all(row["shape"][0] == row["shape_original"][0] // 2 for row in inner)
     assert all(row["reconstruction_error"] is None for row in result.layers)

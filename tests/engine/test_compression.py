@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_model import TinyModel
 from torch import nn
 
-from pruning_core.pipeline.run import prune
 from pruning_core.compression.lowrank import (
     LowRank,
     factorize,
@@ -16,8 +19,15 @@ from pruning_core.compression.lowrank import (
     rank_for_ratio,
     saves_weights,
 )
-from pruning_core.recipe import parse_recipe, recipe_from_yaml
-from pruning_core.compression.weight_sharing import kmeans_1d, pack_codes, share_weights, unpack_codes
+from pruning_core.compression.weight_sharing import (
+    kmeans_1d,
+    pack_codes,
+    share_weights,
+    unpack_codes,
+)
+from pruning_core.recipe import load_recipe, parse_recipe, recipe_from_yaml
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
 def test_rank_by_energy_and_ratio() -> None:
@@ -92,9 +102,10 @@ def test_compression_recipe_round_trips_through_yaml() -> None:
         ({"kind": "weight_sharing", "clusters": 8}, "shared"),
     ],
 )
-def test_engine_compression_runs(compression: dict[str, object], note: str) -> None:
-    base = {"model": "digits_mlp", "finetune": {"epochs": 0}, "sparsity": 0.0}
-    result = prune(parse_recipe({**base, "compression": compression}))
+def test_engine_compression_runs(
+    tiny_model: TinyModel, compression: dict[str, object], note: str
+) -> None:
+    result = tiny_model.run(sparsity=0.0, compression=compression)
     summary = result.summary
     inner = [row for row in result.layers if row["pruned"]]
     assert all(note in row["note"] for row in inner)
@@ -115,12 +126,13 @@ def test_engine_compression_runs(compression: dict[str, object], note: str) -> N
 
 
 @pytest.mark.parametrize(
-    "name", ["digits_mlp_2of4_int8", "digits_cnn_weight_sharing", "digits_mlp_lowrank"]
+    ("name", "expected"),
+    [
+        ("digits_mlp_2of4_int8", {"precision": "int8", "compression": None}),
+        ("digits_cnn_weight_sharing", {"compression": {"kind": "weight_sharing", "clusters": 16}}),
+        ("digits_mlp_lowrank", {"compression": {"kind": "lowrank", "energy": 0.9, "ratio": None}}),
+    ],
 )
-def test_shipped_compression_recipes_load(name: str) -> None:
-    from pathlib import Path
-
-    from pruning_core.recipe import load_recipe
-
-    recipe = load_recipe(Path(__file__).parents[1] / "recipes" / f"{name}.yaml")
-    assert recipe.compression is not None or recipe.precision == "int8"
+def test_shipped_compression_recipes_load(name: str, expected: dict[str, Any]) -> None:
+    recipe = load_recipe(RECIPES / f"{name}.yaml").model_dump(mode="json")
+    assert {key: recipe[key] for key in expected} == expected

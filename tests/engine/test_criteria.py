@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from pruning_core.criteria.calibration import collect_stats
 from pruning_core.criteria import CRITERIA, LayerStats
+from pruning_core.criteria.calibration import collect_stats
 from pruning_core.models.layers import prunable_layers
 
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
+from pruning_core.compression.weight_sharing import encode, pack_codes, share_weights
 from pruning_core.formats import FORMATS, FormatOptions, layer_layouts, model_sizes
 from pruning_core.formats.builtin import is_two_of_four, nonzero_blocks
-from pruning_core.models.metrics import dense_bytes
 from pruning_core.formats.semi_structured import compressed_bytes, two_of_four_magnitude
-from pruning_core.compression.weight_sharing import encode, pack_codes, share_weights
+from pruning_core.models.metrics import dense_bytes
 
 
 def _sparse(shape: tuple[int, ...], density: float, seed: int = 0) -> torch.Tensor:

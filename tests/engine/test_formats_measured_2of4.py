@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import torch
+from tiny_model import TinyModel
 from torch import nn
 
+from pruning_core.formats import measured_2of4
 from pruning_core.formats.measured_2of4 import (
     NO_RESULTS,
     apply_plan,
@@ -22,6 +24,7 @@ from pruning_core.formats.measured_2of4 import (
     plan_measured_2of4,
 )
 from pruning_core.formats.semi_structured import two_of_four_magnitude
+from pruning_core.pipeline.run import prune
 
 FIXTURE_DEVICE = "TEST-FIXTURE-GPU (synthetic, not a measurement)"
 
@@ -136,12 +139,10 @@ def test_plan_converts_on_gpu() -> None:
     assert torch.allclose(model(x), expected, atol=1e-1, rtol=1e-2)
 
 
-def test_two_of_four_runs_report_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pruning_core.pipeline.run import prune
-    from pruning_core.formats import measured_2of4
-    from pruning_core.recipe import parse_recipe
-
-    recipe = parse_recipe({"model": "digits_mlp", "structure": "2:4", "finetune": {"epochs": 0}})
+def test_two_of_four_runs_report_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: TinyModel
+) -> None:
+    recipe = tiny_model.parsed(structure="2:4")
     monkeypatch.setattr(measured_2of4, "GPU_RESULTS_DIR", tmp_path / "none")
     assert prune(recipe).summary["measured_2of4"]["reason"] == NO_RESULTS
     fixture = [_row(256, 256, 64, "cutlass", 1.2), _row(128, 256, 64, "cusparselt", 0.9)]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import torchvision
 from safetensors.torch import save_file
+from tiny_model import TinyModel
 from torch import nn
 
-from pruning_core.pipeline.run import prune
 from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.errors import UserInputError
+from pruning_core.pipeline.checks import check
+from pruning_core.pipeline.run import prune
+from pruning_core.recipe import parse_recipe
 from pruning_core.structures.heads import (
     dense_layout,
     find_attention,
@@ -22,17 +24,7 @@ from pruning_core.structures.heads import (
     remove_heads,
 )
 from pruning_core.structures.heads_mha import SplitHeadAttention, convert_multihead_attention
-from pruning_core.recipe import parse_recipe
 from sample_models.architectures import DigitsViT, MultiHeadSelfAttention
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny models: a second thread only adds hand-off waits on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _per_head_outputs(attn: MultiHeadSelfAttention, x: torch.Tensor) -> torch.Tensor:
@@ -177,13 +169,12 @@ def test_head_runs_shrink_the_model_and_finetune(vit_weights: Path, criterion: s
     assert [c["kind"] for c in result.curves] == ["dense", "prune", "finetune"]
 
 
-def test_head_structure_needs_attention_and_uniform_allocation() -> None:
+def test_head_structure_needs_attention_and_uniform_allocation(tiny_model: TinyModel) -> None:
     with pytest.raises(UserInputError) as error:
-        prune(parse_recipe({"model": "digits_mlp", "structure": "head", "finetune": {"epochs": 0}}))
+        tiny_model.run(structure="head")  # an MLP has no attention heads
     assert error.value.field == "structure"
-    with pytest.raises(UserInputError) as error:
-        parse_recipe({"structure": "head", "allocation": "global"})
-    assert error.value.field == "allocation"
+    vit = parse_recipe({"model": "digits_vit", "structure": "head", "allocation": "global"})
+    assert [(p.field, p.allowed) for p in check(vit)] == [("allocation", ("uniform",))]
 
 
 @pytest.mark.slow

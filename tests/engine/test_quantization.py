@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
+from tiny_model import TinyModel
 from torch import nn
 
 pytest.importorskip("torchao")
 
-from pruning_core.pipeline.run import prune  # noqa: E402
-from pruning_core.pipeline.artifacts import save_run  # noqa: E402
 from pruning_core.compression.quantization import convert_precision, int8_per_channel  # noqa: E402
-from pruning_core.recipe import parse_recipe  # noqa: E402
+from pruning_core.pipeline.artifacts import save_run  # noqa: E402
 
 
 def _pruned_model() -> nn.Module:
@@ -56,7 +56,9 @@ def test_int8_conversion_keeps_pruned_zeros_and_runs_torchao() -> None:
         assert (qdata[zeros] == 0).all()
         dequantized = converted.runnable[index].weight.dequantize()
         assert torch.equal(dequantized, stored[index].weight)
-    assert converted.new_zeros >= 0 and "torchao" in converted.path
+    zeros_after = sum(int((stored[i].weight == 0).sum()) for i in (0, 3, 5))
+    assert converted.new_zeros == zeros_after - sum(int(zeros.sum()) for zeros in zero_masks)
+    assert "torchao" in converted.path
     x = torch.randn(16, 1, 8, 8)
     with torch.no_grad():
         expected, got = reference(x), converted.runnable(x)
@@ -73,15 +75,16 @@ def test_float_conversions_keep_zeros(precision: str, dtype: torch.dtype) -> Non
     assert (converted.stored[3].weight[zeros] == 0).all()
 
 
-def test_engine_int8_run_reports_accuracy_size_and_saves(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = {"model": "digits_mlp", "finetune": {"epochs": 0}, "calibration": {"samples": 64}}
-    fp32 = prune(parse_recipe(base))
-    int8 = prune(parse_recipe({**base, "precision": "int8"}))
+def test_engine_int8_run_reports_accuracy_size_and_saves(
+    tmp_path: Path, tiny_model: TinyModel
+) -> None:
+    fp32 = tiny_model.run()
+    int8 = tiny_model.run(precision="int8")
     summary = int8.summary
     assert summary["precision"] == "int8" and "torchao" in summary["precision_path"]
-    weights = 64 * 256 + 256 * 256 + 256 * 128 + 128 * 10
-    scales = (256 + 256 + 128 + 10) * 4
-    biases = (256 + 256 + 128 + 10) * 4
+    weights = sum(tiny_model.numel(layer) for layer in tiny_model.layers)  # one byte each
+    rows = sum(out_features for out_features, _ in tiny_model.shapes.values())
+    scales = biases = rows * 4  # an fp32 scale and bias per output row
     assert summary["size_bytes"] == weights + scales + biases
     assert summary["size_bytes_by_format"]["dense"]["int8"] == summary["size_bytes"]
     assert abs(summary["test_accuracy"] - fp32.summary["test_accuracy"]) < 0.03

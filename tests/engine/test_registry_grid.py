@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from pruning_core.criteria.calibration import collect_stats
 from pruning_core.criteria import CRITERIA
-from pruning_core.pipeline.finetune import finetune
-from pruning_core.models.layers import as_2d, prunable_layers
+from pruning_core.criteria.calibration import collect_stats
 from pruning_core.masks.parametrize import apply_mask, remove_masks, weight_parameter
+from pruning_core.models.layers import as_2d, prunable_layers
+from pruning_core.pipeline.finetune import finetune
 from pruning_core.pruning.step import StepPlan, compute_masks
 from pruning_core.recipe import AllocationKind, Finetune, Structure, StructureKind
 
@@ -24,7 +24,7 @@ STRUCTURES = {
 }
 
 
-# "head" removes whole attention heads instead of masking: covered by tests/test_heads.py
+# "head" removes whole attention heads instead of masking: covered by test_heads.py
 PHYSICAL_STRUCTURES = {"head"}
 
 

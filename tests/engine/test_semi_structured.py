@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from benchmarks.gpu_2of4 import SHAPES, measure_shape
-from pruning_core.formats.semi_structured import compressed_bytes, eligibility, two_of_four_magnitude
+from pruning_core.formats.semi_structured import (
+    compressed_bytes,
+    eligibility,
+    two_of_four_magnitude,
+)
 
 
 def test_eligibility_reads_torch_constraints() -> None:

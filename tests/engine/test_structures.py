@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from pruning_core.allocation.rules import erk_densities, global_ranking, uniform
-from pruning_core.recipe import Structure
-from pruning_core.pipeline.schedules import cubic_sparsity, gradual_steps, iterative_targets
-from pruning_core.masks.selection import kth_smallest, lowest_k_mask
 from pruning_core.masks.nm import nm_mask
+from pruning_core.masks.selection import kth_smallest, lowest_k_mask
+from pruning_core.pipeline.schedules import cubic_sparsity, gradual_steps, iterative_targets
+from pruning_core.recipe import Structure
 from pruning_core.structures.grouping import grouping, structured_mask
 
 

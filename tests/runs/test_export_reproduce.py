@@ -12,9 +12,8 @@ from safetensors.torch import load_file
 
 from pruning_core.runs.store import RunStore
 
-pytest_plugins = ["conftest_dashboard"]
 
-
+@pytest.mark.slow
 @pytest.mark.parametrize("run_id", [1, 2], ids=["magnitude-2of4", "taylor-2of4"])
 def test_exported_recipe_reproduces_the_run(
     filled_store: RunStore, tmp_path: Path, run_id: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -10,15 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from pruning_core.runs.launcher import ensure_worker, startup_failure
 from pruning_core.runs.liveness import pid_alive, this_host
 from pruning_core.runs.store import RunStore
 
 RECIPE = {"model": "digits_mlp", "criterion": "magnitude"}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> RunStore:
-    return RunStore(tmp_path / "runs.sqlite")
 
 
 def test_queue_is_first_in_first_out(store: RunStore) -> None:
@@ -114,8 +111,6 @@ def test_recover_uses_heartbeats_for_other_hosts(store: RunStore) -> None:
 
 
 def test_recover_leaves_live_workers_alone(store: RunStore) -> None:
-    import os
-
     store.register_worker("me", os.getpid(), this_host())
     run_id = store.enqueue(RECIPE)
     store.claim("me")
@@ -124,8 +119,6 @@ def test_recover_leaves_live_workers_alone(store: RunStore) -> None:
 
 
 def test_pid_alive() -> None:
-    import os
-
     assert pid_alive(os.getpid())
     assert not pid_alive(0)
 
@@ -163,8 +156,6 @@ def test_concurrent_workers_never_claim_the_same_run(store: RunStore) -> None:
 
 
 def test_a_worker_dying_while_starting_is_not_restarted_in_a_loop(store: RunStore) -> None:
-    from pruning_core.runs.launcher import ensure_worker, startup_failure
-
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
     process.wait()  # like a worker whose imports failed
     store.register_worker(f"{this_host()}:{process.pid}", process.pid, this_host(), "starting")

@@ -4,34 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from pruning_core.runs.liveness import pid_alive
-from pruning_core.runs.store import RunRecord, RunStore
+import pytest
+from store_driver import StoreDriver
+from tiny_model import TinyModel
+
 from pruning_core.runs.launcher import ensure_worker, stop_workers
-from pruning_core.runs.worker import Worker
-
-pytest_plugins = ["conftest_dashboard"]
-Recipe = Callable[..., dict[str, Any]]
+from pruning_core.runs.liveness import pid_alive
+from pruning_core.runs.store import RunStore
 
 LONG = {"finetune": {"epochs": 1000, "batch_size": 16}}  # minutes of work: time to interfere
-
-
-def wait_for(
-    store: RunStore, run_id: int, check: Callable[[RunRecord], bool], timeout_s: float = 240
-) -> RunRecord:
-    """Poll the store until ``check`` holds for the run."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        record = store.get(run_id)
-        if record is not None and check(record):
-            return record
-        time.sleep(0.1)
-    raise TimeoutError(f"run {run_id}: {store.get(run_id)}")
 
 
 def test_worker_finishes_fails_and_skips_cancelled_runs(filled_store: RunStore) -> None:
@@ -50,62 +32,49 @@ def test_worker_finishes_fails_and_skips_cancelled_runs(filled_store: RunStore) 
     assert all(worker.state == "stopped" for worker in filled_store.workers(include_gone=True))
 
 
-def _run_in_thread(store: RunStore) -> tuple[Worker, threading.Thread]:
-    worker = Worker(store, poll_s=0.1)
-    thread = threading.Thread(target=worker.run, kwargs={"once": True})
-    thread.start()
-    return worker, thread
-
-
-def test_cancel_reaches_a_running_run(tmp_path: Path, mlp_weights: Path, recipe: Recipe) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
-    run_id = store.enqueue(recipe(**LONG))
-    _, thread = _run_in_thread(store)
-    wait_for(store, run_id, lambda r: r.phase == "finetune")
-    assert store.request_cancel(run_id) == "running"
+def test_cancel_reaches_a_running_run(driver: StoreDriver, tiny_model: TinyModel) -> None:
+    run_id = driver.store.enqueue(tiny_model.queued(**LONG))
+    _, thread = driver.start_worker()
+    driver.wait(lambda: driver.record(run_id).phase == "finetune")
+    assert driver.store.request_cancel(run_id) == "running"
     thread.join(60)
-    record = store.get(run_id)
-    assert record is not None and record.state == "cancelled" and record.error is None
+    cancelled = driver.record(run_id)
+    assert cancelled.state == "cancelled" and cancelled.error is None
 
 
-def test_stopping_a_worker_requeues_its_run(
-    tmp_path: Path, mlp_weights: Path, recipe: Recipe
-) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
-    run_id = store.enqueue(recipe(**LONG))
-    worker, thread = _run_in_thread(store)
-    wait_for(store, run_id, lambda r: r.phase == "finetune")
+def test_stopping_a_worker_requeues_its_run(driver: StoreDriver, tiny_model: TinyModel) -> None:
+    run_id = driver.store.enqueue(tiny_model.queued(**LONG))
+    worker, thread = driver.start_worker()
+    driver.wait(lambda: driver.record(run_id).phase == "finetune")
     worker.stop()
     thread.join(60)
-    record = store.get(run_id)
-    assert (
-        record is not None and record.state == "queued" and "worker was stopped" in record.message
-    )
+    requeued = driver.record(run_id)
+    assert requeued.state == "queued" and "worker was stopped" in requeued.message
 
 
+@pytest.mark.slow
 def test_sigkilled_worker_fails_its_run_and_the_queue_goes_on(
-    tmp_path: Path, mlp_weights: Path, recipe: Recipe
+    driver: StoreDriver, tiny_model: TinyModel
 ) -> None:
-    store = RunStore(tmp_path / "runs.sqlite")
-    doomed = store.enqueue(recipe(**LONG))
-    waiting = store.enqueue(recipe(structure="2:4"))
+    store = driver.store
+    doomed = store.enqueue(tiny_model.queued(**LONG))
+    waiting = store.enqueue(tiny_model.queued(structure="2:4"))
     first = ensure_worker(store)  # what the dashboard does when runs are queued
     try:
         assert first is not None
         assert ensure_worker(store) is None  # one is starting: no second worker
-        wait_for(store, doomed, lambda r: r.phase == "finetune")
+        driver.wait(lambda: driver.record(doomed).phase == "finetune")
         os.kill(first, signal.SIGKILL)
-        deadline = time.time() + 10
-        while pid_alive(first) and time.time() < deadline:
-            time.sleep(0.05)
+        driver.wait(lambda: not pid_alive(first), 10)
         assert store.recover() == [doomed]
-        failed = store.get(doomed)
-        assert failed is not None and failed.state == "failed"
+        failed = driver.record(doomed)
+        assert failed.state == "failed"
         assert f"pid {first}) died during 'finetune'" in (failed.error or "")
-        assert store.get(waiting).state == "queued"  # type: ignore[union-attr]
+        assert driver.record(waiting).state == "queued"
         second = ensure_worker(store)  # a worker is back ...
         assert second is not None and second != first
-        done = wait_for(store, waiting, lambda r: r.state in ("done", "failed"))
+        driver.wait(lambda: driver.record(waiting).state in ("done", "failed"))
+        done = driver.record(waiting)
         assert done.state == "done", done.error  # ... and the queue continues
     finally:
         stop_workers(store)

@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pruning_core.errors import UserInputError
 from pruning_core.allocation.owl import outlier_ratio, owl_sparsities
+from pruning_core.errors import UserInputError
 from pruning_core.sensitivity.allocate import (
     LayerCurve,
     allocate,

@@ -2,52 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import torch
+from tiny_model import TinyModel
 
-from pruning_core.pipeline.run import prune
 from pruning_core.errors import UserInputError
+from pruning_core.pipeline.checks import check
+from pruning_core.pipeline.run import RunResult, prune
 from pruning_core.recipe import parse_recipe
 
-ACTIVE = ("net.3", "net.5")  # digits_mlp without its first and last layer
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _recipe(**changes: Any) -> dict[str, Any]:
-    return {"model": "digits_mlp", "finetune": {"epochs": 0}, "calibration": {"samples": 128}} | (
-        changes
-    )
-
-
-def _sparsity(result: Any) -> dict[str, float]:
+def _sparsity(result: RunResult) -> dict[str, float]:
     return {row["name"]: row["sparsity"] for row in result.layers}
 
 
-def test_explicit_layer_sparsity_is_met_exactly_per_layer() -> None:
+def test_explicit_layer_sparsity_is_met_exactly_per_layer(tiny_model: TinyModel) -> None:
     targets = {"net.3": 0.9, "net.5": 0.25}
-    result = prune(parse_recipe(_recipe(sparsity=0.7, layer_sparsity=targets)))
-    got = _sparsity(result)
+    got = _sparsity(tiny_model.run(sparsity=0.7, layer_sparsity=targets))
     for name, target in targets.items():
-        numel = 256 * 256 if name == "net.3" else 128 * 256
+        numel = tiny_model.numel(name)
         assert got[name] == pytest.approx(round(target * numel) / numel, abs=1e-12)
     assert got["net.1"] == 0.0 and got["net.7"] == 0.0
 
 
-def test_unlisted_active_layers_stay_dense_and_unknown_names_fail() -> None:
-    result = prune(parse_recipe(_recipe(layer_sparsity={"net.3": 0.5})))
-    assert _sparsity(result)["net.5"] == 0.0
+def test_unlisted_active_layers_stay_dense_and_unknown_names_fail(tiny_model: TinyModel) -> None:
+    assert _sparsity(tiny_model.run(layer_sparsity={"net.3": 0.5}))["net.5"] == 0.0
     with pytest.raises(UserInputError) as error:
-        prune(parse_recipe(_recipe(layer_sparsity={"net.1": 0.5})))  # skipped by default
+        tiny_model.run(layer_sparsity={"net.1": 0.5})  # skipped by default
     assert error.value.field == "layer_sparsity" and "net.3, net.5" in error.value.message
 
 
@@ -58,19 +40,26 @@ def test_unlisted_active_layers_stay_dense_and_unknown_names_fail() -> None:
         {"structure": "2:4", "layer_sparsity": {"net.3": 0.3}},
         {"model": "digits_vit", "structure": "head", "layer_sparsity": {"blocks.0.attn.q": 0.5}},
     ],
+    ids=["sparsity-1", "2:4-not-0-or-half", "head"],
 )
-def test_invalid_layer_sparsity_names_the_field(changes: dict[str, Any]) -> None:
+def test_invalid_layer_sparsity_names_the_field(
+    tiny_model: TinyModel, changes: dict[str, Any]
+) -> None:
+    recipe = tiny_model.parsed(**changes)  # parses: the values are checked against the model
+    problems = check(recipe)
+    assert [problem.field for problem in problems][:1] == ["layer_sparsity"]
     with pytest.raises(UserInputError) as error:
-        parse_recipe(_recipe(**changes))
-    assert error.value.field == "layer_sparsity"
+        prune(recipe)
+    assert (error.value.field, error.value.message) == (problems[0].field, problems[0].message)
 
 
 @pytest.mark.parametrize("allocation", ["sensitivity", "owl"])
-def test_resolved_recipe_is_explicit_and_reproduces_the_run(allocation: str) -> None:
-    recipe = parse_recipe(_recipe(sparsity=0.8, allocation=allocation, finetune={"epochs": 1}))
-    first = prune(recipe)
+def test_resolved_recipe_is_explicit_and_reproduces_the_run(
+    tiny_model: TinyModel, allocation: str
+) -> None:
+    first = tiny_model.run(sparsity=0.8, allocation=allocation, finetune={"epochs": 1})
     resolved = first.recipe.layer_sparsity
-    assert resolved is not None and set(resolved) == set(ACTIVE)
+    assert resolved is not None and set(resolved) == set(tiny_model.active)
     assert len(set(resolved.values())) > 1, "a non-uniform allocation was expected"
     assert first.summary["sparsity_pruned_layers"] == pytest.approx(0.8, abs=1e-4)
     again = prune(parse_recipe(first.recipe.model_dump(mode="json")))
@@ -78,33 +67,32 @@ def test_resolved_recipe_is_explicit_and_reproduces_the_run(allocation: str) -> 
     assert _sparsity(again) == _sparsity(first)
 
 
-def test_iterative_schedule_reaches_each_layers_target() -> None:
+def test_iterative_schedule_reaches_each_layers_target(tiny_model: TinyModel) -> None:
     targets = {"net.3": 0.9, "net.5": 0.5}
-    recipe = _recipe(
+    result = tiny_model.run(
         sparsity=0.8, layer_sparsity=targets, schedule={"kind": "iterative", "rounds": 3}
     )
-    got = _sparsity(prune(parse_recipe(recipe)))
+    got = _sparsity(result)
     assert got["net.3"] == pytest.approx(0.9, abs=1e-4)
     assert got["net.5"] == pytest.approx(0.5, abs=1e-4)
 
 
 @pytest.mark.parametrize("criterion", ["magnitude", "wanda"])
-def test_nm_layers_switch_on_and_off(criterion: str) -> None:
-    recipe = _recipe(
+def test_nm_layers_switch_on_and_off(tiny_model: TinyModel, criterion: str) -> None:
+    result = tiny_model.run(
         criterion=criterion, structure="2:4", layer_sparsity={"net.3": 0.5, "net.5": 0}
     )
-    got = _sparsity(prune(parse_recipe(recipe)))
+    got = _sparsity(result)
     assert got["net.3"] == 0.5 and got["net.5"] == 0.0
 
 
-def test_sequential_criteria_follow_explicit_targets() -> None:
-    recipe = _recipe(criterion="wanda", layer_sparsity={"net.3": 0.75, "net.5": 0.4})
-    got = _sparsity(prune(parse_recipe(recipe)))
+def test_sequential_criteria_follow_explicit_targets(tiny_model: TinyModel) -> None:
+    got = _sparsity(tiny_model.run(criterion="wanda", layer_sparsity={"net.3": 0.75, "net.5": 0.4}))
     assert got["net.3"] == pytest.approx(0.75, abs=1e-6)
     assert got["net.5"] == pytest.approx(0.4, abs=1e-4)
 
 
-def test_owl_does_not_apply_to_nm() -> None:
+def test_owl_does_not_apply_to_nm(tiny_model: TinyModel) -> None:
     with pytest.raises(UserInputError) as error:
-        prune(parse_recipe(_recipe(structure="2:4", allocation="owl")))
+        tiny_model.run(structure="2:4", allocation="owl")
     assert error.value.field == "allocation"

@@ -1,0 +1,311 @@
+"""Time and peak memory of block-by-block SparseGPT 2:4 on Llama-shaped models, vs all at once.
+
+Random-init Llama-shaped models (``LlamaForCausalLM``, fp32, no download) of about 10M,
+50M and 125M parameters (``--sizes``); every decoder ``Linear`` is pruned 2:4 by SparseGPT
+from ``--samples`` calibration windows of ``--seq-len`` random token ids (the content does
+not change time or memory). Two ways:
+
+* ``block``: the engine's :func:`pruning_core.pruning.decoder.decoder_prune`: capture the
+  inputs of block 0, prune each block from its own inputs, propagate the pruned block's
+  outputs; one block (and its Hessians) at a time on the compute device.
+* ``all_at_once``: one forward pass of the whole dense model keeps *every* layer's input
+  activations, then every layer is pruned from its stored inputs (the naive way; it also
+  skips the sequential propagation, so only its time and memory are comparable).
+
+Each (size, way) runs in a fresh subprocess. Time is wall-clock of the pruning only (the
+model is built first); memory is the process's peak resident set during pruning minus the
+resident set before it (``VmHWM`` reset through ``/proc/self/clear_refs``), or on CUDA the
+peak allocated device memory (``torch.cuda.max_memory_allocated``) with the model's blocks
+kept on the host.
+
+The fitted seconds per pruned parameter of the ``block`` rows and the 7B numbers derived
+from it are a **projection, not a measurement**; they are labelled so in the result file.
+
+Run (CPU, a few minutes): ``.venv/bin/python -m benchmarks.llm_block_scaling``
+On a lent GPU: ``python -m benchmarks.llm_block_scaling --device cuda --sizes 1b
+--samples 128 --seq-len 2048 --ways block`` (a ~1B Llama-shaped model, block by block).
+Writes ``benchmarks/results/llm_block_scaling[_cuda].json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.provenance import finished, header, started, write_json
+
+OUT = Path(__file__).parent / "results"
+SIZES: dict[str, dict[str, int]] = {
+    "10m": {
+        "hidden_size": 256,
+        "intermediate_size": 688,
+        "num_hidden_layers": 8,
+        "num_attention_heads": 4,
+        "vocab_size": 8192,
+    },
+    "50m": {
+        "hidden_size": 512,
+        "intermediate_size": 1376,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 8,
+        "vocab_size": 8192,
+    },
+    "125m": {
+        "hidden_size": 768,
+        "intermediate_size": 2560,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "vocab_size": 32000,
+    },
+    "1b": {
+        "hidden_size": 2048,
+        "intermediate_size": 5632,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 16,
+        "vocab_size": 32000,
+    },
+}
+LLAMA_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32}
+
+
+def decoder_linear_params(shape: dict[str, int]) -> int:
+    """Weights of a Llama's decoder ``Linear`` layers (q, k, v, o, gate, up, down per block)."""
+    d, ff = shape["hidden_size"], shape["intermediate_size"]
+    return shape["num_hidden_layers"] * (4 * d * d + 3 * d * ff)
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def _build(size: str) -> torch.nn.Module:
+    from pruning_core.models.hf import engine_view, transformers_module
+
+    hf = transformers_module()
+    shape = SIZES[size]
+    config = hf.LlamaConfig(
+        **shape, num_key_value_heads=shape["num_attention_heads"], tie_word_embeddings=True
+    )
+    torch.manual_seed(0)
+    return engine_view(hf.LlamaForCausalLM(config)).eval()
+
+
+@torch.no_grad()
+def _all_at_once(
+    model: torch.nn.Module, layers: list[Any], batches: list[Any], device: str
+) -> None:
+    """Keep every layer's inputs from one dense forward pass, then prune each layer."""
+    from pruning_core.criteria import CRITERIA, LayerStats
+    from pruning_core.pruning.sequential import prune_layer
+    from pruning_core.recipe import Structure
+
+    model.to(device)
+    stored: dict[str, list[torch.Tensor]] = {layer.name: [] for layer in layers}
+    handles = [
+        layer.module.register_forward_hook(
+            lambda module, args, out, name=layer.name: stored[name].append(args[0].detach())
+        )
+        for layer in layers
+    ]
+    try:
+        for ids, _ in batches:
+            model(ids.to(device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    sparsegpt, two_four = CRITERIA.get("sparsegpt"), Structure.model_validate("2:4")
+    for layer in layers:
+        hessian = None
+        for x in stored.pop(layer.name):
+            rows = x.reshape(-1, x.shape[-1]).double()
+            gram = rows.t() @ rows * 2
+            hessian = gram if hessian is None else hessian.add_(gram)
+        assert hessian is not None
+        prune_layer(layer, LayerStats(hessian=hessian[None]), sparsegpt, two_four, 0.5)
+
+
+def child(size: str, way: str, device: str, samples: int, seq_len: int) -> dict[str, Any]:
+    """One measurement in this (fresh) process."""
+    from pruning_core.criteria import CRITERIA
+    from pruning_core.models.layers import prunable_layers
+    from pruning_core.pruning.decoder import decoder_prune
+    from pruning_core.recipe import Structure
+
+    torch.set_num_threads(2)
+    model = _build(size)
+    layers = [layer for layer in prunable_layers(model) if layer.name != "lm_head"]
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(SIZES[size]["vocab_size"], (samples, seq_len), generator=generator)
+    batch = 8
+    batches = [(ids[i : i + batch], ids[i : i + batch]) for i in range(0, samples, batch)]
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+    else:
+        Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS now
+        before = _rss_kib("VmRSS") * 1024
+    status = "ok"
+    started_at = time.perf_counter()
+    try:
+        if way == "block":
+            targets = {layer.name: 0.5 for layer in layers}
+            decoder_prune(
+                model,
+                layers,
+                batches,
+                CRITERIA.get("sparsegpt"),
+                Structure.model_validate("2:4"),
+                targets,
+                device=device,
+            )
+        else:
+            _all_at_once(model, layers, batches, device)
+        if cuda:
+            torch.cuda.synchronize()
+    except torch.OutOfMemoryError:
+        status = "out of memory"
+    seconds = time.perf_counter() - started_at
+    peak = (torch.cuda.max_memory_allocated() if cuda else _rss_kib("VmHWM") * 1024) - before
+    return {
+        "size": size,
+        "way": way,
+        "device": device,
+        "status": status,
+        "params": sum(p.numel() for p in model.parameters()),
+        "pruned_params": sum(layer.weight.numel() for layer in layers),
+        "blocks": SIZES[size]["num_hidden_layers"],
+        "hidden": SIZES[size]["hidden_size"],
+        "samples": samples,
+        "seq_len": seq_len,
+        "seconds": seconds,
+        "peak_memory_bytes": peak,
+        "memory_kind": "peak CUDA allocated - before" if cuda else "peak RSS - RSS before",
+    }
+
+
+def fit_seconds_per_param(rows: list[dict[str, Any]]) -> float:
+    """Least squares ``seconds = a * pruned_params`` (through the origin) over the rows."""
+    return sum(r["seconds"] * r["pruned_params"] for r in rows) / sum(
+        r["pruned_params"] ** 2 for r in rows
+    )
+
+
+def projection_7b(rate: float, samples: int, seq_len: int) -> dict[str, Any]:
+    """What the fit and the memory model predict for Llama-2-7B's shape: NOT a measurement."""
+    d, ff, blocks = (LLAMA_7B[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers"))
+    tokens = samples * seq_len
+    block_hessians = (6 * d * d + ff * ff) * 8  # float64 H of q,k,v,o,gate,up (d) and down (ff)
+    boundary = 2 * tokens * d * 4  # fp32 inputs and outputs of one block
+    all_inputs = blocks * tokens * (3 * d + ff) * 4  # q/k/v, o, gate/up and down inputs, fp32
+    return {
+        "kind": "projection, not a measurement",
+        "pruned_params": decoder_linear_params(LLAMA_7B),
+        "seconds_from_linear_fit": rate * decoder_linear_params(LLAMA_7B),
+        "fit_device": "the device of the fitted rows",
+        "caveat": "SparseGPT costs O(d_in) per weight (Cholesky and column sweep), so per-"
+        "parameter time grows with width: the linear fit underestimates wider models",
+        "block_memory_bytes_model": block_hessians + boundary + (4 * d * d + 3 * d * ff) * 4,
+        "all_at_once_memory_bytes_model": all_inputs,
+        "memory_model": "block: one block's fp32 weights + float64 Hessians + fp32 activations "
+        "at one block boundary (in and out); all at once: every layer's fp32 inputs",
+        "samples": samples,
+        "seq_len": seq_len,
+    }
+
+
+def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], projection: dict[str, Any]) -> str:
+    lines = [
+        "| model | params | pruned | way | time (s) | peak memory (MiB) | s per M pruned |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        per = r["seconds"] / r["pruned_params"] * 1e6
+        lines.append(
+            f"| {r['size']} ({r['blocks']} blocks, d={r['hidden']}) | {r['params'] / 1e6:.1f}M | "
+            f"{r['pruned_params'] / 1e6:.1f}M | {r['way']} | "
+            + (
+                f"{r['seconds']:.1f} | {r['peak_memory_bytes'] / 2**20:.0f} | {per:.2f} |"
+                if r["status"] == "ok"
+                else f"{r['status']} | | |"
+            )
+        )
+    p = projection
+    lines += [
+        "",
+        f"Projection for a 7B Llama shape ({p['pruned_params'] / 1e9:.2f}B pruned weights), "
+        f"**not a measurement**: {p['seconds_from_linear_fit'] / 3600:.1f} h from the linear "
+        f"fit ({p['caveat']}); memory model ({p['samples']} x {p['seq_len']} tokens): block by "
+        f"block {p['block_memory_bytes_model'] / 2**30:.1f} GiB, all at once "
+        f"{p['all_at_once_memory_bytes_model'] / 2**30:.0f} GiB.",
+        "",
+        header(meta),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10m,50m,125m")
+    parser.add_argument("--ways", default="block,all_at_once")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--samples", type=int, default=64)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--child", nargs=2, metavar=("SIZE", "WAY"))
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child, args.device, args.samples, args.seq_len)))
+        return
+    torch.set_num_threads(2)
+    meta = started(" ".join(["python -m benchmarks.llm_block_scaling", *sys.argv[1:]]))
+    rows = []
+    for size in args.sizes.split(","):
+        for way in args.ways.split(","):
+            command = [
+                sys.executable,
+                "-m",
+                "benchmarks.llm_block_scaling",
+                "--child",
+                size,
+                way,
+                "--device",
+                args.device,
+                "--samples",
+                str(args.samples),
+                "--seq-len",
+                str(args.seq_len),
+            ]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                rows.append({"size": size, "way": way, "status": f"failed: {done.stderr[-300:]}"})
+            else:
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    meta = finished(meta)
+    ok = [r for r in rows if r.get("status") == "ok"]
+    blocks = [r for r in ok if r["way"] == "block"]
+    rate = fit_seconds_per_param(blocks) if blocks else float("nan")
+    projection = projection_7b(rate, args.samples, args.seq_len)
+    projection["fit_device"] = args.device
+    suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
+    name = f"llm_block_scaling{suffix}"
+    write_json(
+        OUT / f"{name}.json", meta, rows, seconds_per_pruned_param=rate, projection_7b=projection
+    )
+    (OUT / f"{name}.md").write_text(markdown(meta, ok, projection), encoding="utf-8")
+    print(markdown(meta, ok, projection))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Plotly figure builders and table shaping: pure functions, data in, figure (or table) out.
+
+No Streamlit and no engine here: every builder takes the plain rows the engine writes
+(``results.json`` layers and curves, run summaries, benchmark rows) and is tested on
+plain data. Theoretical and measured numbers are never drawn as one series.
+
+* :mod:`~dashboard.charts.runs`: per-layer sparsity, accuracy curves, reconstruction error.
+* :mod:`~dashboard.charts.sweeps`: accuracy against sparsity per criterion.
+* :mod:`~dashboard.charts.costs`: size, theoretical and measured speedup, Pareto views.
+* :mod:`~dashboard.charts.sensitivity`: the Sensitivity page's figures.
+* :mod:`~dashboard.charts.tables`, :mod:`~dashboard.charts.measured`: tables for the pages.
+"""
+
+from dashboard.charts.costs import (
+    measured_speedup_chart,
+    pareto_chart,
+    pareto_front,
+    size_by_precision_chart,
+    speedup_chart,
+)
+from dashboard.charts.runs import curves_chart, layer_sparsity_chart, reconstruction_error_chart
+from dashboard.charts.sweeps import accuracy_vs_sparsity_chart, aggregate_seeds
+
+__all__ = [
+    "accuracy_vs_sparsity_chart",
+    "aggregate_seeds",
+    "curves_chart",
+    "layer_sparsity_chart",
+    "measured_speedup_chart",
+    "pareto_chart",
+    "pareto_front",
+    "reconstruction_error_chart",
+    "size_by_precision_chart",
+    "speedup_chart",
+]

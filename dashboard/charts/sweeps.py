@@ -1,0 +1,99 @@
+"""Criteria sweeps: accuracy against sparsity per criterion, mean ± std over seeds.
+
+Pure ``DataFrame -> Figure`` builders; no Streamlit, no engine.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.charts.style import (
+    Trace,
+    build,
+    color_for,
+    empty,
+    hline,
+    layout,
+    percent_ticks,
+    rgba,
+)
+
+
+def aggregate_seeds(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean, std and count of ``metric`` per criterion and target sparsity (over seeds)."""
+    grouped = runs.dropna(subset=[metric]).groupby(["criterion", "target_sparsity"])[metric]
+    table = grouped.agg(["mean", "std", "count"]).reset_index()
+    table["std"] = table["std"].fillna(0.0)
+    return table.sort_values(["criterion", "target_sparsity"]).reset_index(drop=True)
+
+
+def accuracy_vs_sparsity_chart(
+    runs: pd.DataFrame, metric: str = "test_accuracy", dense: float | None = None
+) -> go.Figure:
+    """Accuracy against target sparsity, one line per criterion, mean ± std bands over seeds.
+
+    Args:
+        runs: one row per finished run with ``criterion, target_sparsity, seed`` and ``metric``.
+        metric: the accuracy column to draw.
+        dense: the unpruned model's accuracy, drawn as a reference line.
+    """
+    title = f"{metric.replace('_', ' ')} vs sparsity"
+    table = aggregate_seeds(runs, metric) if not runs.empty else pd.DataFrame()
+    if table.empty:
+        return empty(title, "no finished runs with accuracy")
+    names = list(dict.fromkeys(table["criterion"]))
+    traces: list[Trace] = []
+    for name in names:
+        rows, color = table[table["criterion"] == name], color_for(name, names)
+        label = "random (baseline)" if name == "random" else name
+        sparsity, mean, std = list(rows["target_sparsity"]), rows["mean"], rows["std"]
+        if (rows["count"] > 1).any():
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": sparsity + sparsity[::-1],
+                    "y": list(mean + std) + list(mean - std)[::-1],
+                    "mode": "lines",
+                    "fill": "toself",
+                    "fillcolor": rgba(color, 0.18),
+                    "line": {"width": 0},
+                    "hoverinfo": "skip",
+                    "legendgroup": label,
+                    "showlegend": False,
+                    "name": f"{label} ± std",
+                }
+            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": sparsity,
+                "y": list(mean),
+                "mode": "lines+markers",
+                "name": label,
+                "legendgroup": label,
+                "marker": {"size": 9},
+                "line": {"color": color, "dash": "dash" if name == "random" else "solid"},
+                "customdata": list(zip(std, rows["count"], strict=True)),
+                "hovertemplate": "sparsity %{x:.0%}<br>mean %{y:.2%} ± %{customdata[0]:.2%}"
+                "<br>%{customdata[1]} seed(s)<extra>" + label + "</extra>",
+            }
+        )
+    frame = layout(
+        title,
+        420,
+        xaxis={
+            "tickformat": ".0%",
+            "range": [-0.02, 1.0],
+            "title": {"text": "target sparsity of pruned layers"},
+        },
+        yaxis={
+            "tickformat": percent_ticks(
+                [*(table["mean"] - table["std"]), *(table["mean"] + table["std"]), dense]
+            ),
+            "title": {"text": metric.replace("_", " ")},
+        },
+    )
+    if dense is not None:
+        hline(frame, dense, f"dense {dense:.1%}", dash="dot", above=False)
+    return build(traces, frame)

@@ -1,0 +1,46 @@
+"""What finished runs and benchmarks produced: results documents and measured speedups."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import pruning_core
+from dashboard.charts import measured
+from dashboard.services import internals
+from dashboard.services.store import artifact_path
+
+RESULTS_ENV = "PRUNING_CORE_RESULTS"  # folder of measured benchmark rows (JSON / CSV)
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _results(path: str, stamp: float) -> dict[str, Any]:
+    return pruning_core.load_results(Path(path).parent)
+
+
+def results(run_id: int) -> dict[str, Any] | None:
+    """The ``results.json`` document of a finished run, or ``None`` if it is missing."""
+    path = artifact_path(run_id, "results.json")
+    return _results(str(path), path.stat().st_mtime) if path.is_file() else None
+
+
+def measurements() -> pd.DataFrame:
+    """Measured speedups from benchmark result files (empty until measurements exist)."""
+    folder = Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
+    files = sorted(folder.glob("*.json")) + sorted(folder.glob("*.csv"))
+    return measured.measured_rows(files)
+
+
+def size_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each run's size per storage format and precision (see ``measured.size_rows``)."""
+    return measured.size_rows(runs, dict(internals.BYTES_PER_ELEMENT))
+
+
+def this_device() -> str:
+    """This machine, in the words benchmark rows use for ``device`` (``cpu: <model>``)."""
+    return f"cpu: {internals.cpu_model()}"

@@ -1,0 +1,269 @@
+"""Local Hugging Face causal language models: ``model: "hf:<directory>"``.
+
+A directory holding ``config.json``, ``*.safetensors`` weights and tokenizer files is
+loaded with ``AutoModelForCausalLM`` offline (``local_files_only``, hub-offline flags
+set before ``transformers`` is imported) and never with ``trust_remote_code``. What the
+engine cannot load safely is refused with one line naming ``model``: no ``config.json``,
+custom code (``auto_map``), pickle-only weights, a model type ``transformers`` does not
+know as a causal LM, a missing tokenizer, weights that do not fit the config.
+
+The loaded model is given an *engine view* (:func:`engine_view`): the same object, same
+module names (``model.layers.N.self_attn.q_proj``...) and ``save_pretrained``, whose
+``forward`` maps input ids ``(N, T)`` to logits ``(N, T, V)``. Its prunable layers are
+every ``Linear``; ``lm_head`` is kept dense by default (``ModelSpec.default_skip``) and
+embeddings are not ``Linear`` layers, so they are never pruned.
+
+``transformers`` is imported on first use only: it takes seconds, and runs of the other
+models never need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from pruning_core.errors import UserInputError, shorten
+from pruning_core.models.data import DataFn
+from pruning_core.models.sources import model_source
+from pruning_core.models.spec import ModelSpec
+
+PREFIX = "hf"
+DEFAULT_SEQ_LEN = 128  # tokens per sample when no data says otherwise (MACs, probes)
+LM_DEFAULT_SKIP = ("lm_head",)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+LOADING_PROBLEMS = {  # from_pretrained's loading info: never run on random weights
+    "mismatched_keys": "have shapes that do not match config.json",
+    "missing_keys": "are missing from the *.safetensors files",
+}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+
+
+@cache
+def transformers_module() -> ModuleType:
+    """``transformers``, imported offline and quiet (hub flags set first)."""
+    os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
+def _refuse(directory: str, why: str) -> UserInputError:
+    return UserInputError("model", f"'hf:{shorten(directory)}' {why}")
+
+
+def read_config(directory: Path, shown: str) -> dict[str, Any]:
+    """``config.json`` of a checkpoint directory, checked for what the engine refuses."""
+    if not directory.is_dir():
+        raise _refuse(shown, "is not a directory (hf:<local directory with config.json>)")
+    config_file = directory / "config.json"
+    if not config_file.is_file():
+        raise _refuse(shown, "has no config.json: not a Hugging Face checkpoint directory")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _refuse(shown, f"has an unreadable config.json ({shorten(error, 120)})") from None
+    if not isinstance(config, dict):
+        raise _refuse(shown, "has a config.json that is not a JSON object")
+    if "auto_map" in config:
+        raise _refuse(
+            shown, "needs custom code (auto_map in config.json); trust_remote_code stays off"
+        )
+    return config
+
+
+def _check_weights(directory: Path, shown: str) -> None:
+    files = [path.name for path in directory.iterdir() if path.is_file()]
+    if any(name.endswith(".safetensors") for name in files):
+        return
+    pickled = sorted(name for name in files if name.endswith(PICKLE_SUFFIXES))
+    if pickled:
+        raise _refuse(
+            shown,
+            f"has only pickle weights ({shorten(', '.join(pickled), 80)}); safetensors only: "
+            "convert them with save_pretrained(..., safe_serialization=True)",
+        )
+    raise _refuse(shown, "has no *.safetensors weights")
+
+
+def _check_model_type(config: dict[str, Any], shown: str) -> None:
+    model_type = config.get("model_type")
+    auto = transformers_module().models.auto
+    if not isinstance(model_type, str) or model_type not in auto.configuration_auto.CONFIG_MAPPING:
+        raise _refuse(
+            shown, f"has model_type '{shorten(model_type, 40)}', which transformers does not know"
+        )
+    config_class = auto.configuration_auto.CONFIG_MAPPING[model_type]
+    if config_class not in auto.modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING:
+        raise _refuse(
+            shown,
+            f"has model_type '{model_type}', which is not a causal language model "
+            "(AutoModelForCausalLM) in transformers",
+        )
+
+
+def _check_tokenizer(directory: Path, shown: str) -> None:
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        raise _refuse(
+            shown,
+            "has no tokenizer (tokenizer.json, tokenizer.model or vocab.json); "
+            "save the tokenizer beside the model with tokenizer.save_pretrained(dir)",
+        )
+
+
+def check_checkpoint(directory: Path, shown: str | None = None) -> dict[str, Any]:
+    """Every refusal that needs no weights loaded; returns the parsed config.
+
+    Raises:
+        UserInputError: (field ``model``) the directory cannot be loaded safely.
+    """
+    shown = shown if shown is not None else str(directory)
+    config = read_config(directory, shown)
+    _check_weights(directory, shown)
+    _check_model_type(config, shown)
+    _check_tokenizer(directory, shown)
+    return config
+
+
+_VIEWS: dict[type, type] = {}
+
+
+def engine_view(model: nn.Module) -> nn.Module:
+    """Give a ``*ForCausalLM`` model the engine's interface, in place: ids in, logits out.
+
+    The class is swapped for a subclass of the same name whose ``forward(input_ids)``
+    returns ``logits`` (no cache); floating inputs are cast to ids, so the engine's
+    all-zeros probes (MAC counting) work. Everything else (module names, state dict,
+    ``save_pretrained``, which records the same architecture name) is the HF model's.
+    """
+    cls = type(model)
+    if getattr(cls, "_pruning_core_view", False):
+        return model
+    view = _VIEWS.get(cls)
+    if view is None:
+        base_forward = cls.forward
+
+        def forward(self: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+            if input_ids.is_floating_point():
+                input_ids = input_ids.long()
+            return base_forward(self, input_ids=input_ids, use_cache=False).logits
+
+        view = type(cls.__name__, (cls,), {"forward": forward, "_pruning_core_view": True})
+        view.__module__ = cls.__module__
+        _VIEWS[cls] = view
+    model.__class__ = view
+    return model
+
+
+def load_causal_lm(directory: Path, shown: str | None = None) -> nn.Module:
+    """Load a checked checkpoint directory as an fp32 engine view in eval mode.
+
+    Raises:
+        UserInputError: (``model``) loading failed, or weights are missing or do not fit.
+    """
+    shown = shown if shown is not None else str(directory)
+    check_checkpoint(directory, shown)
+    auto = transformers_module().AutoModelForCausalLM
+    try:
+        model, info = auto.from_pretrained(
+            str(directory),
+            local_files_only=True,
+            trust_remote_code=False,
+            use_safetensors=True,
+            dtype=torch.float32,
+            output_loading_info=True,
+        )
+    except Exception as error:  # a broken checkpoint is the user's to fix: one line
+        raise _refuse(
+            shown, f"cannot be loaded: {type(error).__name__}: {shorten(error, 300)}"
+        ) from None
+    for kind, what in LOADING_PROBLEMS.items():
+        keys = sorted(str(key) for key in info.get(kind) or ())
+        if keys:
+            raise _refuse(shown, f"weights {shorten(', '.join(keys), 160)} {what}")
+    return engine_view(model).eval()
+
+
+@cache
+def _tokenizer(directory: str, stamp: float) -> Any:
+    auto = transformers_module().AutoTokenizer
+    return auto.from_pretrained(directory, local_files_only=True, trust_remote_code=False)
+
+
+def load_tokenizer(directory: Path, shown: str | None = None) -> Any:
+    """The checkpoint's tokenizer (cached while its files are unchanged).
+
+    Raises:
+        UserInputError: (``model``) no tokenizer files, or they cannot be loaded.
+    """
+    shown = shown if shown is not None else str(directory)
+    _check_tokenizer(directory, shown)
+    stamp = max(path.stat().st_mtime for path in directory.iterdir() if path.is_file())
+    try:
+        return _tokenizer(str(directory.resolve()), stamp)
+    except Exception as error:  # unreadable tokenizer files: one line
+        raise _refuse(
+            shown, f"has a tokenizer that cannot be loaded: {shorten(error, 200)}"
+        ) from None
+
+
+def causal_lm_spec(
+    name: str,
+    directory: Path,
+    description: str = "",
+    data: DataFn | None = None,
+    seq_len: int | None = None,
+    shipped: bool = False,
+) -> ModelSpec:
+    """A :class:`ModelSpec` for a checkpoint directory (checked here, loaded by its factory).
+
+    Args:
+        name: the registry or recipe name (``hf:<dir>``, ``tiny_lm``).
+        directory: the checkpoint directory (tokenizer files beside the weights).
+        description: one line for listings (default: built from the config).
+        data: the model's own ``{"train", "val", "test"}`` splits, if it has any.
+        seq_len: tokens per sample for MAC counts (default: 128, at most the context).
+        shipped: a checkpoint shipped with a plugin: only its config is read here, so
+            listing models never imports ``transformers`` (loading still checks it all).
+    """
+    shown = name.removeprefix(f"{PREFIX}:")
+    config = read_config(directory, shown) if shipped else check_checkpoint(directory, shown)
+    context = config.get("max_position_embeddings")
+    tokens = seq_len or DEFAULT_SEQ_LEN
+    if isinstance(context, int) and context > 0:
+        tokens = min(tokens, context)
+    layers = config.get("num_hidden_layers", "?")
+    factory: Callable[[], nn.Module] = lambda: load_causal_lm(directory, shown)  # noqa: E731
+    return ModelSpec(
+        name=name,
+        factory=factory,
+        input_shape=(tokens,),
+        data=data,
+        description=description
+        or f"{config.get('model_type')} causal LM, {layers} layers, from {shorten(directory, 60)}",
+        task="causal_lm",
+        source=directory,
+        default_skip=LM_DEFAULT_SKIP,
+    )
+
+
+@model_source(PREFIX)
+def hf_model(text: str, weights: str | None) -> ModelSpec:
+    """Resolve ``hf:<directory>`` (relative paths from the working directory)."""
+    if weights is not None:
+        raise UserInputError(
+            "weights", "hf:<dir> models load their own *.safetensors from the directory; omit it"
+        )
+    if not text.strip():
+        raise UserInputError("model", "'hf:' needs a directory, e.g. hf:models/my-llama")
+    return causal_lm_spec(f"{PREFIX}:{text}", Path(text).expanduser())
