@@ -13,7 +13,8 @@ not change time or memory). Two ways:
   skips the sequential propagation, so only its time and memory are comparable).
 
 Each (size, way) runs in a fresh subprocess. Time is wall-clock of the pruning only (the
-model is built first); memory is the process's peak resident set during pruning minus the
+model is built first), and the process's CPU time (user + system, both threads) beside it:
+on a shared machine the wall clock mostly measures the other jobs; memory is the process's peak resident set during pruning minus the
 resident set before it (``VmHWM`` reset through ``/proc/self/clear_refs``), or on CUDA the
 peak allocated device memory (``torch.cuda.max_memory_allocated``) with the model's blocks
 kept on the host.
@@ -72,6 +73,7 @@ SIZES: dict[str, dict[str, int]] = {
         "vocab_size": 32000,
     },
 }
+PAPER_SAMPLES, PAPER_SEQ_LEN = 128, 2048  # the SparseGPT/Wanda calibration set (memory model)
 LLAMA_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32}
 
 
@@ -157,7 +159,7 @@ def child(size: str, way: str, device: str, samples: int, seq_len: int) -> dict[
         Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS now
         before = _rss_kib("VmRSS") * 1024
     status = "ok"
-    started_at = time.perf_counter()
+    started_at, cpu_at = time.perf_counter(), time.process_time()
     try:
         if way == "block":
             targets = {layer.name: 0.5 for layer in layers}
@@ -176,7 +178,7 @@ def child(size: str, way: str, device: str, samples: int, seq_len: int) -> dict[
             torch.cuda.synchronize()
     except torch.OutOfMemoryError:
         status = "out of memory"
-    seconds = time.perf_counter() - started_at
+    seconds, cpu_seconds = time.perf_counter() - started_at, time.process_time() - cpu_at
     peak = (torch.cuda.max_memory_allocated() if cuda else _rss_kib("VmHWM") * 1024) - before
     return {
         "size": size,
@@ -190,19 +192,20 @@ def child(size: str, way: str, device: str, samples: int, seq_len: int) -> dict[
         "samples": samples,
         "seq_len": seq_len,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "peak_memory_bytes": peak,
         "memory_kind": "peak CUDA allocated - before" if cuda else "peak RSS - RSS before",
     }
 
 
-def fit_seconds_per_param(rows: list[dict[str, Any]]) -> float:
-    """Least squares ``seconds = a * pruned_params`` (through the origin) over the rows."""
-    return sum(r["seconds"] * r["pruned_params"] for r in rows) / sum(
+def fit_seconds_per_param(rows: list[dict[str, Any]], key: str = "seconds") -> float:
+    """Least squares ``rows[key] = a * pruned_params`` (through the origin) over the rows."""
+    return sum(r[key] * r["pruned_params"] for r in rows) / sum(
         r["pruned_params"] ** 2 for r in rows
     )
 
 
-def projection_7b(rate: float, samples: int, seq_len: int) -> dict[str, Any]:
+def projection_7b(rates: dict[str, float], samples: int, seq_len: int) -> dict[str, Any]:
     """What the fit and the memory model predict for Llama-2-7B's shape: NOT a measurement."""
     d, ff, blocks = (LLAMA_7B[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers"))
     tokens = samples * seq_len
@@ -212,8 +215,12 @@ def projection_7b(rate: float, samples: int, seq_len: int) -> dict[str, Any]:
     return {
         "kind": "projection, not a measurement",
         "pruned_params": decoder_linear_params(LLAMA_7B),
-        "seconds_from_linear_fit": rate * decoder_linear_params(LLAMA_7B),
+        "seconds_from_linear_fit": {
+            kind: rate * decoder_linear_params(LLAMA_7B) for kind, rate in rates.items()
+        },
         "fit_device": "the device of the fitted rows",
+        "time_note": "the fit is over this benchmark's calibration size; SparseGPT's Hessian "
+        "accumulation grows with samples x seq_len, the column sweep does not",
         "caveat": "SparseGPT costs O(d_in) per weight (Cholesky and column sweep), so per-"
         "parameter time grows with width: the linear fit underestimates wider models",
         "block_memory_bytes_model": block_hessians + boundary + (4 * d * d + 3 * d * ff) * 4,
@@ -227,27 +234,28 @@ def projection_7b(rate: float, samples: int, seq_len: int) -> dict[str, Any]:
 
 def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], projection: dict[str, Any]) -> str:
     lines = [
-        "| model | params | pruned | way | time (s) | peak memory (MiB) | s per M pruned |",
-        "|---|---:|---:|---|---:|---:|---:|",
+        "| model | params | pruned | way | wall (s) | CPU (s) | peak memory (MiB) |"
+        " CPU s per M pruned |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        per = r["seconds"] / r["pruned_params"] * 1e6
+        per = r["cpu_seconds"] / r["pruned_params"] * 1e6
         lines.append(
             f"| {r['size']} ({r['blocks']} blocks, d={r['hidden']}) | {r['params'] / 1e6:.1f}M | "
-            f"{r['pruned_params'] / 1e6:.1f}M | {r['way']} | "
-            + (
-                f"{r['seconds']:.1f} | {r['peak_memory_bytes'] / 2**20:.0f} | {per:.2f} |"
-                if r["status"] == "ok"
-                else f"{r['status']} | | |"
-            )
+            f"{r['pruned_params'] / 1e6:.1f}M | {r['way']} | {r['seconds']:.1f} | "
+            f"{r['cpu_seconds']:.1f} | {r['peak_memory_bytes'] / 2**20:.0f} | {per:.2f} |"
+            if r["status"] == "ok"
+            else f"| {r['size']} | | | {r['way']} | {r['status']} | | | |"
         )
     p = projection
+    fits = p["seconds_from_linear_fit"]
     lines += [
         "",
         f"Projection for a 7B Llama shape ({p['pruned_params'] / 1e9:.2f}B pruned weights), "
-        f"**not a measurement**: {p['seconds_from_linear_fit'] / 3600:.1f} h from the linear "
-        f"fit ({p['caveat']}); memory model ({p['samples']} x {p['seq_len']} tokens): block by "
-        f"block {p['block_memory_bytes_model'] / 2**30:.1f} GiB, all at once "
+        f"**not a measurement**: {fits['cpu'] / 3600:.1f} h of CPU time "
+        f"({fits['wall'] / 3600:.1f} h wall at this machine's load) from the linear fit on "
+        f"{p['fit_device']} ({p['caveat']}); memory model ({p['samples']} x {p['seq_len']} "
+        f"tokens): block by block {p['block_memory_bytes_model'] / 2**30:.1f} GiB, all at once "
         f"{p['all_at_once_memory_bytes_model'] / 2**30:.0f} GiB.",
         "",
         header(meta),
@@ -265,7 +273,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "WAY"))
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child, args.device, args.samples, args.seq_len)))
+        size, way = args.child
+        print(json.dumps(child(size, way, args.device, args.samples, args.seq_len)))
         return
     torch.set_num_threads(2)
     meta = started(" ".join(["python -m benchmarks.llm_block_scaling", *sys.argv[1:]]))
@@ -295,16 +304,20 @@ def main() -> None:
     meta = finished(meta)
     ok = [r for r in rows if r.get("status") == "ok"]
     blocks = [r for r in ok if r["way"] == "block"]
-    rate = fit_seconds_per_param(blocks) if blocks else float("nan")
-    projection = projection_7b(rate, args.samples, args.seq_len)
+    rates = {
+        kind: fit_seconds_per_param(blocks, key) if blocks else float("nan")
+        for kind, key in (("wall", "seconds"), ("cpu", "cpu_seconds"))
+    }
+    projection = projection_7b(rates, PAPER_SAMPLES, PAPER_SEQ_LEN)
     projection["fit_device"] = args.device
     suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
     name = f"llm_block_scaling{suffix}"
     write_json(
-        OUT / f"{name}.json", meta, rows, seconds_per_pruned_param=rate, projection_7b=projection
+        OUT / f"{name}.json", meta, rows, seconds_per_pruned_param=rates, projection_7b=projection
     )
-    (OUT / f"{name}.md").write_text(markdown(meta, ok, projection), encoding="utf-8")
-    print(markdown(meta, ok, projection))
+    measured = [r for r in rows if "blocks" in r]  # out-of-memory rows included
+    (OUT / f"{name}.md").write_text(markdown(meta, measured, projection), encoding="utf-8")
+    print(markdown(meta, measured, projection))
 
 
 if __name__ == "__main__":

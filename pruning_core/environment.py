@@ -46,12 +46,16 @@ def load_average() -> float | None:
 
 
 def machine_metadata() -> dict[str, Any]:
-    """Device, CPU model, cores, load, torch version, threads and the date, for every row."""
+    """Device, CPU model, cores, SIMD flags and kernel level, load, torch version, threads
+    and the date, for every row."""
     return {
         "device": f"cpu: {cpu_model()}",
         "cpu_model": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "cpu_flags": " ".join(cpu_flags()),
+        # the SIMD level torch's own kernels use (AVX2, AVX512, ...; ATEN_CPU_CAPABILITY
+        # can lower it): results and speed depend on it, not only on the CPU
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "load_average_1min": load_average(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -23,6 +23,7 @@ import argparse
 import copy
 import datetime as dt
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ SEED = 0
 # (10x slower steps measured with 2 threads on a busy 2-core machine), and a fixed
 # count keeps reduction order, hence the trained weights, reproducible.
 NUM_THREADS = 1
+# Kernel choice changes the float reductions, hence the trained bits: the shipped weights
+# were trained with torch's AVX2 kernels; on an AVX-512 CPU set ATEN_CPU_CAPABILITY=avx2
+# (and the MKL/oneDNN equivalents) to reproduce them bit for bit.
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ def identical_tensors(model: nn.Module, path: Path) -> bool:
     return saved.keys() == state.keys() and all(
         saved[k].dtype == v.dtype
         and saved[k].shape == v.shape
-        and bool(torch.equal(saved[k].view(torch.uint8), v.view(torch.uint8)))
+        and bool(torch.equal(saved[k].reshape(-1).view(torch.uint8), v.reshape(-1).view(torch.uint8)))
         for k, v in state.items()
     )
 
@@ -291,8 +296,10 @@ def write_report(path: Path, meta: dict[str, object], models: dict[str, dict]) -
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     lines = [
         f"Trained {meta['date']} on {meta['cpu_model']} (flags: {meta['cpu_flags'] or 'none'}; "
-        f"{meta['cpu_cores']} cores), {meta['threads']} thread(s), torch {meta['torch']}, "
-        f"Python {meta['python']}; `{meta['command']}`.",
+        f"{meta['cpu_cores']} cores), torch kernels {meta.get('cpu_capability')}, "
+        f"{meta['threads']} thread(s), torch {meta['torch']}, Python {meta['python']}; "
+        f"`{' '.join(f'{k}={v}' for k, v in meta['kernel_environment'].items())}"  # type: ignore[union-attr]
+        f"{' ' if meta['kernel_environment'] else ''}{meta['command']}`.",
         "",
         "| model | params | val acc | test acc | best epoch | train s (wall) | train s (CPU) "
         "| load avg before -> after | bit-identical to shipped | shipped val / test acc |",
@@ -325,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
         **machine_metadata(),
         "command": "python -m sample_models.train "
         + " ".join(argv if argv is not None else sys.argv[1:]),
+        # environment variables that change which kernels run, hence the trained bits
+        "kernel_environment": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
     }
     reports = {}
     for name in names:

@@ -119,7 +119,7 @@ def train(out: Path, steps: int) -> dict[str, object]:
         model.train()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps)
-        batch = windows[torch.randint(len(windows), (TRAIN["batch"],), generator=generator)]
+        batch = windows[torch.randint(len(windows), (int(TRAIN["batch"]),), generator=generator)]
         loss = next_token_loss(model(input_ids=batch, use_cache=False).logits, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

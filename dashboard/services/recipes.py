@@ -43,7 +43,7 @@ def inspect(recipe: Any) -> tuple[list[Issue], dict[str, str]]:
     return _inspect(recipe.model_dump_json(), file_stamp(recipe.weights))
 
 
-@st.cache_data(show_spinner="Checking the recipe against the model...", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def _inspect(recipe_json: str, stamp: float) -> tuple[list[Issue], dict[str, str]]:
     """Cached by the recipe's JSON and the weights file's mtime (``stamp``)."""
     inspection = internals.inspect_recipe(pruning_core.parse_recipe(json.loads(recipe_json)))

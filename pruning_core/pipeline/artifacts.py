@@ -62,6 +62,19 @@ def write_layers_csv(rows: list[dict[str, Any]], path: Path) -> None:
             writer.writerow(flat)
 
 
+def _unshared(state: dict[str, Any]) -> dict[str, Any]:
+    """Plain contiguous tensors; a tensor shared by two names (tied embeddings) is copied,
+    since safetensors stores every name on its own."""
+    seen: set[int] = set()
+    plain = {}
+    for name, tensor in state.items():
+        tensor = tensor.detach().contiguous()
+        pointer = tensor.untyped_storage().data_ptr()
+        plain[name] = tensor.clone() if pointer in seen else tensor
+        seen.add(pointer)
+    return plain
+
+
 def save_run(result: RunResult, out_dir: str | Path) -> Path:
     """Write all four artifacts into ``out_dir`` (created if needed)."""
     out = Path(out_dir)
@@ -71,9 +84,7 @@ def save_run(result: RunResult, out_dir: str | Path) -> Path:
         json.dumps(results_document(result), indent=2), encoding="utf-8"
     )
     write_layers_csv(result.layers, out / LAYERS_FILE)
-    state = {
-        name: tensor.detach().contiguous() for name, tensor in result.model.state_dict().items()
-    }
+    state = _unshared(result.model.state_dict())
     save_file(state, str(out / WEIGHTS_FILE), metadata={"recipe": result.recipe.model_dump_json()})
     if result.source is not None:  # causal LMs: also a checkpoint transformers loads as is
         export_hf(result.model, result.source, out / HF_DIR)

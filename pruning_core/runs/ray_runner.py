@@ -14,6 +14,8 @@ Ray that is not about one task (the connection to the cluster is gone) raises
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,7 @@ from pruning_core.runs.ray_cluster import Cluster
 from pruning_core.runs.ray_task import FINAL, run_events
 
 RETRIES = 1  # a run whose worker dies is tried once more
+CAPACITY_EVERY_S = 5.0
 
 
 class ClusterLost(RuntimeError):
@@ -79,21 +82,27 @@ class RayRunner:
         self.cluster, self.ray = cluster, cluster.ray
         self.plugins, self.with_files, self.cpus_per_run = plugins or [], with_files, cpus_per_run
         self.flights: dict[int, Flight] = {}
+        self._capacity: tuple[int, float] | None = None  # (runs, when it was read)
+        self._cwd = os.getcwd()
         self._task = self.ray.remote(num_returns="streaming", max_retries=0)(run_events)
 
     def capacity(self) -> int:
-        """How many runs the cluster can execute at once (at least one)."""
-        try:
-            cpus = self.cluster.resources().get("CPU", 1.0)
-        except Exception as error:  # any failure here is the cluster's
-            raise ClusterLost(_reason(error)) from error
-        return max(1, int(cpus // self.cpus_per_run))
+        """How many runs the cluster can execute at once (at least one; re-read every 5 s,
+        so a cluster that scales up or down is followed)."""
+        now = time.monotonic()
+        if self._capacity is None or now - self._capacity[1] > CAPACITY_EVERY_S:
+            try:
+                cpus = self.cluster.resources().get("CPU", 1.0)
+            except Exception as error:  # any failure here is the cluster's
+                raise ClusterLost(_reason(error)) from error
+            self._capacity = (max(1, int(cpus // self.cpus_per_run)), now)
+        return self._capacity[0]
 
     def submit(self, key: int, recipe: dict[str, Any], attempt: int = 1) -> None:
         """Start one run as a Ray task."""
         task = self._task.options(**task_resources(recipe, self.cpus_per_run))
         try:
-            stream = task.remote(recipe, self.plugins, attempt, self.with_files)
+            stream = task.remote(recipe, self.plugins, attempt, self.with_files, self._cwd)
         except Exception as error:
             raise ClusterLost(_reason(error)) from error
         failures = self.flights[key].failures if key in self.flights else []

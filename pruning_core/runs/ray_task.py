@@ -37,7 +37,7 @@ _loaded_plugins: set[str] = set()  # Ray reuses worker processes: register each 
 
 
 def run_events(
-    recipe: dict[str, Any], plugins: list[str], attempt: int, with_files: bool
+    recipe: dict[str, Any], plugins: list[str], attempt: int, with_files: bool, cwd: str
 ) -> Iterator[dict[str, Any]]:
     """Run one recipe (or sensitivity job) and yield its events.
 
@@ -47,7 +47,13 @@ def run_events(
         attempt: 1, or 2 for the retry after a lost worker (reported back in ``started``).
         with_files: return the artifacts' bytes in ``done`` (a sweep without a runs
             folder does not need them).
+        cwd: the head's working directory. Where this node has it (a local instance, a
+            shared filesystem), relative paths in the recipe (weights, data) mean what they
+            mean on the head; Ray starts its workers elsewhere. A task runs alone in its
+            worker process, so changing directory affects no other run.
     """
+    if Path(cwd).is_dir():
+        os.chdir(cwd)
     events: queue.Queue[dict[str, Any]] = queue.Queue()
     stop = threading.Event()
     thread = threading.Thread(

@@ -35,6 +35,7 @@ from pruning_core.sensitivity.perf import (
     layer_facts,
     result_file_latency,
 )
+from pruning_core.structures.channels import coupled_with_kept
 
 DEFAULT_GRID = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 PROFILED_STRUCTURES = ("unstructured", "n:m", "block", "channel")
@@ -135,6 +136,10 @@ def compute_profile(
     selection = select_layers(model, spec, recipe)
     selection.raise_first()
     layers, active, notes = selection.layers, selection.active, selection.notes
+    example = torch.zeros((2, *spec.input_shape))
+    if recipe.structure.removes_channels:  # as in a run: a skipped layer's group stays dense
+        notes.update(coupled_with_kept(model, [layer.name for layer in active], example))
+        active = [layer for layer in active if layer.name not in notes]
     if not active:
         raise UserInputError("skip_layers", "every prunable layer is skipped; nothing to profile")
     config = recipe.calibration
@@ -146,7 +151,7 @@ def compute_profile(
         batches=calibration_batches(data["train"], config.samples, config.batch_size, job.seed),
         val=data["val"],
         seed=job.seed,
-        example=torch.zeros((2, *spec.input_shape)),
+        example=example,
     )
     grid = grid_for(recipe.structure, job.sparsities)
     rows, dense = measure_rows(setup, grid, job.method, report, done, on_row)

@@ -99,16 +99,18 @@ def coupled_with_kept(
     Returns:
         Layer name -> why it must stay dense (the note the run reports).
     """
-    if not active:
-        return {}
-    graph = _graph(model, example_input)
     names = _layer_names(model)
     wanted = set(active)
+    if not active or wanted >= set(names.values()):  # nothing is left dense: no tracing
+        return {}
+    graph = _graph(model, example_input)
     notes: dict[str, str] = {}
+    seen: set[str] = set()
     for name in active:
-        if name in notes:
+        if name in seen:
             continue
         members = _group_layers(graph, _whole_group(graph, model, name), names, name).outputs
+        seen.update(members)
         blocking = [member for member in members if member not in wanted]
         if blocking:
             for member in members:
@@ -155,7 +157,9 @@ def remove_output_channels(
     for name, indices in plan.items():
         if name in handled or not indices:
             continue
-        members = _group_layers(graph, _whole_group(graph, model, name), names, name)
+        module = model.get_submodule(name)
+        group = graph.get_pruning_group(module, _out_channel_pruner(module), idxs=sorted(indices))
+        members = _group_layers(graph, group, names, name)
         handled.update(members.outputs)
         blocking = [member for member in members.outputs if member in keep]
         if blocking:
@@ -163,8 +167,6 @@ def remove_output_channels(
                 if plan.get(member):
                     result.kept[member] = KEPT_BY_COUPLING.format(blocking[0])
             continue
-        module = model.get_submodule(name)
-        group = graph.get_pruning_group(module, _out_channel_pruner(module), idxs=sorted(indices))
         if not graph.check_pruning_group(group):
             for member in members.outputs:
                 if plan.get(member):

@@ -78,7 +78,7 @@ def test_profile_edit_and_queue(page: Page, dashboard_server: tuple[str, RunStor
         page.locator('[data-testid="stMetric"]').filter(has_text="average sparsity")
     ).to_contain_text("80.0%")
     set_override(page, row=0, value="0.5")  # features.3 fixed at 50%
-    plan = page.locator(".js-plotly-plot").filter(has_text="Proposed sparsity per layer")
+    plan = page.locator(".st-key-sens_plan .js-plotly-plot")  # keyed: one element, even mid-rerun
     expect(plan).to_contain_text("50%")
     expect(
         page.locator('[data-testid="stMetric"]').filter(has_text="average sparsity")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from typer.testing import CliRunner, Result
 
 from pruning_core.cli import app
@@ -31,3 +34,12 @@ class Cli:
         for piece in pieces:
             assert piece in lines[0], (piece, lines[0])
         return lines[0]
+
+
+@dataclass(frozen=True)
+class BadRun:
+    """``pruning-core run RECIPE --out OUT`` on a row of the bad-recipe table."""
+
+    recipe: Path
+    out: Path
+    result: Result

@@ -7,12 +7,12 @@ table is the CLI's own (``bad_recipes.py``).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from bad_recipes import BAD_RECIPES, BadRecipe
-from cli_support import Cli
+from cli_support import BadRun, Cli
 from tiny_model import TinyModel
 
 from pruning_core.errors import Problem, UserInputError
@@ -21,18 +21,14 @@ from pruning_core.pipeline.run import prune
 from pruning_core.recipe import load_recipe, parse_recipe
 
 
-def _cli_line(cli: Cli, recipe: Path, out: Path) -> str:
-    return cli.error_line(cli.invoke("run", str(recipe), "--out", str(out)))
-
-
 @pytest.mark.parametrize("case", BAD_RECIPES, ids=lambda case: case.id)
 def test_check_prune_and_cli_report_the_same_first_problem(
-    tmp_path: Path, cli: Cli, case: BadRecipe
+    cli: Cli, bad_run: Callable[[BadRecipe], BadRun], case: BadRecipe
 ) -> None:
-    path = case.write(tmp_path)
-    line = _cli_line(cli, path, tmp_path / "out")
+    run = bad_run(case)
+    line = cli.error_line(run.result)
     try:
-        recipe = load_recipe(path)
+        recipe = load_recipe(run.recipe)
     except UserInputError as error:  # neither check nor prune is reached: both fail here
         assert line == f"error: {error}"
         return
@@ -43,6 +39,9 @@ def test_check_prune_and_cli_report_the_same_first_problem(
         prune(recipe)
     assert (raised.value.field, raised.value.message) == (first.field, first.message)
     assert line == f"error: {first}"
+
+
+# --- rules the dashboard used to restate (issue 10): each is reachable through check alone
 
 
 def _fields(problems: list[Problem]) -> list[str]:

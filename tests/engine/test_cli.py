@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from bad_recipes import BAD_RECIPES, BadRecipe
-from cli_support import Cli
+from cli_support import BadRun, Cli
 from safetensors.torch import load_file
 
 from pruning_core.recipe import load_recipe
@@ -119,12 +120,13 @@ def test_models_lists_trained_and_untrained(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize("case", BAD_RECIPES, ids=lambda case: case.id)
-def test_bad_recipes_fail_with_one_clear_line(tmp_path: Path, cli: Cli, case: BadRecipe) -> None:
-    out = tmp_path / "out"
-    result = cli.invoke("run", str(case.write(tmp_path)), "--out", str(out))
-    cli.error_line(result, *case.pieces)
-    assert len(result.output) < 3000  # a 5 MB or 100 kB value is never echoed back whole
-    assert not out.exists()
+def test_bad_recipes_fail_with_one_clear_line(
+    cli: Cli, bad_run: Callable[[BadRecipe], BadRun], case: BadRecipe
+) -> None:
+    run = bad_run(case)
+    cli.error_line(run.result, *case.pieces)
+    assert len(run.result.output) < 3000  # a 5 MB or 100 kB value is never echoed back whole
+    assert not run.out.exists()
 
 
 def test_missing_recipe_file(tmp_path: Path, cli: Cli) -> None:

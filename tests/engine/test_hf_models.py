@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from cli_support import Cli
 from tiny_llama import make_llama_dir
 from torch import nn
@@ -131,13 +132,13 @@ BAD_LM_RECIPES = [
 
 
 @pytest.mark.parametrize(("changes", "field", "piece"), BAD_LM_RECIPES)
-def test_bad_language_model_recipes_name_the_field(
-    llama: Path, changes: dict[str, object], field: str, piece: str
+def test_bad_language_model_recipes_fail_in_one_line(
+    cli: Cli, llama: Path, tmp_path: Path, changes: dict[str, object], field: str, piece: str
 ) -> None:
-    recipe = parse_recipe(_recipe(llama, criterion="wanda", **changes))
-    problems = check(recipe)
-    assert problems, "expected a problem"
-    assert problems[0].field == field and piece in problems[0].message, problems[0]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(_recipe(llama, criterion="wanda", **changes)))
+    result = cli.invoke("run", str(recipe), "--out", str(tmp_path / "out"))
+    cli.error_line(result, f"{field}:", piece)
 
 
 def test_text_data_refuses_classifiers_and_short_texts(llama: Path, tmp_path: Path) -> None:
@@ -272,3 +273,21 @@ def test_splits_are_plain_windows(llama: Path) -> None:
     splits = load_data(spec_for(recipe.model, None, recipe.data), recipe.data)
     assert splits is not None and all(isinstance(s, Split) for s in splits.values())
     assert spec_for(recipe.model, None, recipe.data).input_shape == (32,)
+
+
+def test_a_pruned_tied_head_prunes_its_embedding_and_exports(tmp_path: Path) -> None:
+    from pruning_core.pipeline.artifacts import save_run
+
+    root = make_llama_dir(tmp_path / "tied", layers=1, tie=True)
+    recipe = parse_recipe(_recipe(root, criterion="magnitude", skip_layers=[]))
+    result = prune(recipe)
+    out = save_run(result, tmp_path / "run")
+    # tied: lm_head and the embedding are one tensor, so both hold the pruned values
+    assert json.loads((out / "hf" / "config.json").read_text())["tie_word_embeddings"] is True
+    assert result.summary["sparsity_pruned_layers"] == pytest.approx(0.5)
+    exported = transformers_module().AutoModelForCausalLM.from_pretrained(str(out / "hf"))
+    test = load_data(spec_for(recipe.model, None, recipe.data), recipe.data)["test"].x
+    value, _ = perplexity(engine_view(exported), test)
+    assert value == pytest.approx(result.summary["test_perplexity"], rel=1e-5)
+    embedding = exported.model.embed_tokens.weight
+    assert float((embedding == 0).float().mean()) == pytest.approx(0.5, abs=0.01)
