@@ -27,8 +27,8 @@ import torch
 from benchmarks.provenance import finished, header, started, write_json
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import load_recipe, parse_recipe
-from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
 from pruning_core.sensitivity.plan import allocated_recipe, propose
+from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
 
 OUT = Path(__file__).parent / "results"
 SPARSITIES = [0.8, 0.9]
@@ -159,7 +159,10 @@ def main() -> None:
             f"| {group['predicted_val_after_prune'].iloc[0]:.4f} "
             f"| {group['val_accuracy_after_prune'].mean():.4f} |"
         )
-    lines += ["", f"`recipes/{RECIPE.name}` as written (seed 0): test accuracy {recipe_accuracy:.4f}."]
+    lines += [
+        "",
+        f"`recipes/{RECIPE.name}` as written (seed 0): test accuracy {recipe_accuracy:.4f}.",
+    ]
     text = "\n".join(lines)
     (OUT / "allocation_figures.md").write_text(text + "\n", encoding="utf-8")
     print(text)

@@ -116,7 +116,9 @@ def ordering(frame: pd.DataFrame) -> list[dict[str, Any]]:
         errors = group.set_index(["criterion", "seed"])[columns].dropna(axis=1, how="all")
         cases = [(layer, seed) for layer in errors.columns for seed in SEEDS]
 
-        def holds(low: str, high: str, layer: str, seed: int) -> bool:
+        def holds(
+            low: str, high: str, layer: str, seed: int, errors: pd.DataFrame = errors
+        ) -> bool:
             return bool(errors.loc[(low, seed), layer] < errors.loc[(high, seed), layer])
 
         pairs = {
@@ -143,7 +145,10 @@ def ordering(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 **{f"holds {name}": count for name, count in pairs.items()},
                 "holds whole order": len(chain),
                 "order holds for the means": bool(
-                    all(means[low] < means[high] for low, high in zip(ORDER, ORDER[1:], strict=False))
+                    all(
+                        means[low] < means[high]
+                        for low, high in zip(ORDER, ORDER[1:], strict=False)
+                    )
                 ),
                 "seed 0 layers where wanda >= magnitude": seed0_fails,
             }

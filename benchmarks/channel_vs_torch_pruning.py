@@ -40,7 +40,7 @@ from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
 
 THREADS = 1
-REPEATS = {1: 30, 64: 8, 256: 4}  # pairs per batch: a few minutes on a 2-core machine
+REPEATS = {1: 30, 64: 10, 256: 6}  # pairs per batch: a few minutes on a 2-core machine
 WARMUP = {1: 5, 64: 1, 256: 1}
 TARGET = 0.97
 

@@ -24,8 +24,8 @@ import yaml
 
 from benchmarks.provenance import finished, header, started, write_json
 from pruning_core.pipeline.run import prune
-from pruning_core.recipe import Recipe, parse_recipe
 from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
+from pruning_core.recipe import Recipe, parse_recipe
 
 OUT = Path(__file__).parent / "results"
 SEEDS = [0, 1, 2]

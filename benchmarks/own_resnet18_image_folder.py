@@ -41,10 +41,10 @@ from pruning_core.recipe import parse_recipe
 
 OUT = Path(__file__).parent / "results" / "own_resnet18_image_folder.json"
 PATTERNS = ("horizontal", "vertical", "diagonal", "antidiagonal", "checker", "rings", "blob", "ramp")
-COUNTS = {"train": 60, "val": 20, "test": 25}  # images per class and split
+COUNTS = {"train": 40, "val": 10, "test": 20}  # images per class and split
 SIZE = 32
-NOISE = 0.9  # std of the pixel noise, against patterns of amplitude <= 1
-TRAIN_EPOCHS = 6
+NOISE = 0.25  # std of the pixel noise; patterns span at most +-0.3 around the background
+TRAIN_EPOCHS = 4
 SEEDS = (0, 1, 2)
 THREADS = 2
 
@@ -52,7 +52,7 @@ THREADS = 2
 def pattern(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """One ``size x size`` pattern in [-1, 1] with random period, phase and contrast."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float64)
-    period, phase = rng.uniform(3.0, 9.0), rng.uniform(0, 2 * math.pi)
+    period, phase = rng.uniform(6.0, 14.0), rng.uniform(0, 2 * math.pi)
     wave = 2 * math.pi / period
     if kind == "horizontal":
         image = np.sin(wave * y + phase)
@@ -96,10 +96,10 @@ def write_image_folder(
             folder.mkdir(parents=True, exist_ok=True)
             for index in range(count):
                 gray = pattern(kind, size, rng)
-                colors = rng.uniform(0, 1, (2, 3))  # the pattern blends two random colours
-                mix = (gray[..., None] + 1) / 2
-                rgb = colors[0] * mix + colors[1] * (1 - mix)
-                rgb = rgb + rng.normal(0, noise / 2, rgb.shape)
+                # a random background colour, the pattern drawn in a random tint over it
+                background, tint = rng.uniform(0.3, 0.7, 3), rng.uniform(0.5, 1.0, 3)
+                rgb = background + 0.3 * gray[..., None] * tint
+                rgb = rgb + rng.normal(0, noise, rgb.shape)
                 pixels = (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
                 Image.fromarray(pixels).save(folder / f"{index:04d}.png")
     return dirs

@@ -52,16 +52,15 @@ def header(meta: dict[str, Any]) -> str:
     load = f"{meta['load_average_1min']:.2f}" + (f" -> {end:.2f}" if end is not None else "")
     return (
         f"Measured {meta['date']} on {meta['cpu_model']} (flags: {meta['cpu_flags'] or 'none'}; "
-        f"{meta['cpu_cores']} cores), {meta['threads']} thread(s), load average (1 min) {load}, "
+        f"{meta['cpu_cores']} cores), torch kernels {meta.get('cpu_capability', 'not recorded')}, "
+        f"{meta['threads']} thread(s), load average (1 min) {load}, "
         f"torch {meta['torch']}, Python {meta['python']}"
         + (f", {meta['seconds']:.0f} s in all" if "seconds" in meta else "")
         + "."
     )
 
 
-def write_json(
-    path: Path, meta: dict[str, Any], rows: list[dict[str, Any]], **extra: Any
-) -> Path:
+def write_json(path: Path, meta: dict[str, Any], rows: list[dict[str, Any]], **extra: Any) -> Path:
     """Write ``{"metadata": meta, **extra, "rows": rows}`` to ``path`` (NaN as null)."""
     payload = {"metadata": meta, **extra, "rows": rows}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> module that defines it (what users, plugins and the dashboard use)
 _EXPORTS = {
     "Recipe": "pruning_core.recipe",
     "Structure": "pruning_core.recipe",
@@ -49,17 +49,41 @@ _EXPORTS = {
     "Criterion": "pruning_core.criteria",
     "LayerStats": "pruning_core.criteria",
     "register_criterion": "pruning_core.criteria",
+    "inspect_recipe": "pruning_core.pipeline.checks",
+    "Inspection": "pruning_core.pipeline.checks",
+    "prunable_layers": "pruning_core.models.layers",
+    "default_skip": "pruning_core.models.layers",
+    "PrunableLayer": "pruning_core.models.layers",
+    "layer_macs": "pruning_core.models.metrics",
+    "count_params": "pruning_core.models.metrics",
+    "dense_bytes": "pruning_core.models.metrics",
+    "evaluate": "pruning_core.models.metrics",
+    "BYTES_PER_ELEMENT": "pruning_core.models.metrics",
+    "load_data": "pruning_core.models.registry",
+    "spec_for": "pruning_core.models.registry",
+    "load_weights_bytes": "pruning_core.models.weights",
+    "parse_job": "pruning_core.sensitivity.profile",
+    "PROFILED_STRUCTURES": "pruning_core.sensitivity.profile",
+    "propose": "pruning_core.sensitivity.plan",
+    "uniform": "pruning_core.sensitivity.plan",
+    "allocated_recipe": "pruning_core.sensitivity.plan",
+    "cpu_model": "pruning_core.environment",
+    "machine_metadata": "pruning_core.environment",
 }
 
 __all__ = [
     "__version__",
+    "BYTES_PER_ELEMENT",
     "CRITERIA",
     "Criterion",
     "DataFn",
+    "Inspection",
     "LayerStats",
     "MODELS",
     "ModelSpec",
+    "PROFILED_STRUCTURES",
     "Problem",
+    "PrunableLayer",
     "Recipe",
     "RunCancelled",
     "RunResult",
@@ -67,20 +91,36 @@ __all__ = [
     "Split",
     "Structure",
     "UserInputError",
+    "allocated_recipe",
     "build_model",
     "check",
+    "count_params",
+    "cpu_model",
+    "default_skip",
+    "dense_bytes",
+    "evaluate",
+    "inspect_recipe",
+    "layer_macs",
+    "load_data",
     "load_env_plugins",
     "load_plugin",
     "load_recipe",
     "load_results",
+    "load_weights_bytes",
+    "machine_metadata",
+    "parse_job",
     "parse_recipe",
+    "propose",
+    "prunable_layers",
     "prune",
     "recipe_from_yaml",
     "register_criterion",
     "register_model",
     "run_sweep",
     "save_run",
+    "spec_for",
     "sweep_recipes",
+    "uniform",
 ]
 
 
@@ -94,19 +134,33 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from pruning_core.criteria import CRITERIA, Criterion, LayerStats, register_criterion
+    from pruning_core.environment import cpu_model, machine_metadata
     from pruning_core.errors import Problem, RunCancelled, UserInputError
     from pruning_core.models.data import DataFn, Split
+    from pruning_core.models.layers import PrunableLayer, default_skip, prunable_layers
+    from pruning_core.models.metrics import (
+        BYTES_PER_ELEMENT,
+        count_params,
+        dense_bytes,
+        evaluate,
+        layer_macs,
+    )
     from pruning_core.models.registry import (
         MODELS,
         build_model,
+        load_data,
         load_env_plugins,
         load_plugin,
         register_model,
+        spec_for,
     )
     from pruning_core.models.spec import ModelSpec
+    from pruning_core.models.weights import load_weights_bytes
     from pruning_core.pipeline.artifacts import load_results, save_run
-    from pruning_core.pipeline.checks import check
+    from pruning_core.pipeline.checks import Inspection, check, inspect_recipe
     from pruning_core.pipeline.run import RunResult, prune
     from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
     from pruning_core.recipe import Recipe, Structure, load_recipe, parse_recipe, recipe_from_yaml
     from pruning_core.runs.store import RunStore
+    from pruning_core.sensitivity.plan import allocated_recipe, propose, uniform
+    from pruning_core.sensitivity.profile import PROFILED_STRUCTURES, parse_job

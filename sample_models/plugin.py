@@ -19,7 +19,7 @@ _CHANNEL_PRUNABLE = {"digits_vit": ("blocks.*.mlp.fc1",)}
 def specs() -> list[ModelSpec]:
     """The digits CNN, MLP and ViT with their weights and the digits splits; ``tiny_lm``."""
     language = [tiny_lm_spec()] if tiny_lm_shipped() else []  # absent until trained
-    return language + [
+    return [
         ModelSpec(
             name=info.name,
             factory=info.factory,
@@ -30,4 +30,4 @@ def specs() -> list[ModelSpec]:
             channel_prunable=_CHANNEL_PRUNABLE.get(info.name),
         )
         for info in SAMPLE_MODELS.values()
-    ]
+    ] + language  # the digits models stay the first, default choice

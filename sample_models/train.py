@@ -11,9 +11,10 @@ once, on that kept model, for reporting.
 machine it ran on (date, CPU model and flags, cores, threads, load average before and after
 each model, torch version), each model's accuracies, best epoch, wall-clock and CPU seconds,
 and whether the trained tensors are bit-identical to the shipped ``weights/``. To measure
-without touching the shipped weights::
+without touching the shipped weights, with the kernels they were trained with::
 
-    python -m sample_models.train all --out /tmp/weights \
+    ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 \
+        python -m sample_models.train all --out /tmp/weights \
         --report benchmarks/results/sample_models_training.json
 """
 
@@ -28,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -35,7 +37,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from pruning_core.environment import load_average, machine_metadata
-
 from sample_models.catalog import SAMPLE_MODELS, WEIGHTS_DIR
 from sample_models.data import Split, digits_splits
 
@@ -47,7 +48,12 @@ NUM_THREADS = 1
 # Kernel choice changes the float reductions, hence the trained bits: the shipped weights
 # were trained with torch's AVX2 kernels; on an AVX-512 CPU set ATEN_CPU_CAPABILITY=avx2
 # (and the MKL/oneDNN equivalents) to reproduce them bit for bit.
-KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS")
+KERNEL_ENV = (
+    "ATEN_CPU_CAPABILITY",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ONEDNN_MAX_CPU_ISA",
+    "OMP_NUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -246,7 +252,9 @@ def identical_tensors(model: nn.Module, path: Path) -> bool:
     return saved.keys() == state.keys() and all(
         saved[k].dtype == v.dtype
         and saved[k].shape == v.shape
-        and bool(torch.equal(saved[k].reshape(-1).view(torch.uint8), v.reshape(-1).view(torch.uint8)))
+        and bool(
+            torch.equal(saved[k].reshape(-1).view(torch.uint8), v.reshape(-1).view(torch.uint8))
+        )
         for k, v in state.items()
     )
 
@@ -294,12 +302,13 @@ def write_report(path: Path, meta: dict[str, object], models: dict[str, dict]) -
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"metadata": meta, "models": models}
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    kernel_env = cast(dict[str, str], meta["kernel_environment"])
+    command = " ".join([*(f"{k}={v}" for k, v in kernel_env.items()), str(meta["command"])])
     lines = [
         f"Trained {meta['date']} on {meta['cpu_model']} (flags: {meta['cpu_flags'] or 'none'}; "
         f"{meta['cpu_cores']} cores), torch kernels {meta.get('cpu_capability')}, "
         f"{meta['threads']} thread(s), torch {meta['torch']}, Python {meta['python']}; "
-        f"`{' '.join(f'{k}={v}' for k, v in meta['kernel_environment'].items())}"  # type: ignore[union-attr]
-        f"{' ' if meta['kernel_environment'] else ''}{meta['command']}`.",
+        f"`{command}`.",
         "",
         "| model | params | val acc | test acc | best epoch | train s (wall) | train s (CPU) "
         "| load avg before -> after | bit-identical to shipped | shipped val / test acc |",

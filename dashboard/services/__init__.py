@@ -1,8 +1,8 @@
 """The dashboard's one door to ``pruning_core``: models, recipe checks, the run store.
 
 Pages and components call these functions and never import the engine themselves; the
-services use the engine's public surface (``import pruning_core``) and its run store,
-and name every internal they still need in :mod:`dashboard.services.internals`. Long
+services use only the engine's public surface (``import pruning_core``) and its run
+store (``pruning_core.runs``). Long
 work (a run, a profile) is only ever queued here; a worker process executes it.
 """
 

@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 import pruning_core
-from dashboard.services import internals
 from dashboard.services.store import store
 
 
@@ -48,7 +47,7 @@ def architecture(name: str) -> Any:
 def layer_table(name: str) -> pd.DataFrame:
     """Prunable layers in model order: name, type, shape, 2-D view, params, MACs per sample."""
     model = architecture(name)
-    macs = internals.layer_macs(model, pruning_core.MODELS.get(name).input_shape)
+    macs = pruning_core.layer_macs(model, pruning_core.MODELS.get(name).input_shape)
     return pd.DataFrame(
         [
             {
@@ -59,14 +58,14 @@ def layer_table(name: str) -> pd.DataFrame:
                 "params": layer.weight.numel(),
                 "macs": macs.get(layer.name, 0),
             }
-            for layer in internals.prunable_layers(model)
+            for layer in pruning_core.prunable_layers(model)
         ]
     )
 
 
 def default_skip(name: str) -> list[str]:
     """Layers a recipe leaves dense when ``skip_layers`` is null (first and last)."""
-    return internals.default_skip(internals.prunable_layers(architecture(name)))
+    return pruning_core.default_skip(pruning_core.prunable_layers(architecture(name)))
 
 
 def file_stamp(path: str | None) -> float:
@@ -88,19 +87,20 @@ def dense_accuracy(name: str, weights: str | None, stamp: float = 0.0) -> dict[s
         facts["note"] = str(error)
         model = architecture(name)
     facts.update(
-        params=internals.count_params(model), size_bytes=internals.dense_bytes(model, "fp32")
+        params=pruning_core.count_params(model), size_bytes=pruning_core.dense_bytes(model, "fp32")
     )
     if spec.data is None or not spec.trained or facts["note"]:
         facts["note"] = facts["note"] or "untrained: structure and speed only, no accuracy"
         return facts
     try:
-        splits = internals.load_data(spec)
+        splits = pruning_core.load_data(spec)
     except pruning_core.UserInputError as error:
         facts["note"] = str(error)
         return facts
     assert splits is not None  # the spec has data
     for split in ("val", "test"):
-        facts[f"{split}_accuracy"] = internals.evaluate(model, splits[split].x, splits[split].y)[0]
+        part = splits[split]
+        facts[f"{split}_accuracy"] = pruning_core.evaluate(model, part.x, part.y)[0]
     return facts
 
 
@@ -117,7 +117,7 @@ def save_upload(model_name: str, data: bytes, filename: str) -> str:
         raise pruning_core.UserInputError(
             "weights", f"'{filename}': only .safetensors files are accepted"
         )
-    internals.load_weights_bytes(
+    pruning_core.load_weights_bytes(
         pruning_core.MODELS.get(model_name).factory(), data, f"'{filename}'"
     )
     folder = store().uploads_dir

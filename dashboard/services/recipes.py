@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 import pruning_core
-from dashboard.services import internals
 from dashboard.services.models import dense_accuracy, file_stamp, layer_table
 
 Issue = pruning_core.Problem  # a problem with its field, shown next to the form
@@ -46,7 +45,7 @@ def inspect(recipe: Any) -> tuple[list[Issue], dict[str, str]]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _inspect(recipe_json: str, stamp: float) -> tuple[list[Issue], dict[str, str]]:
     """Cached by the recipe's JSON and the weights file's mtime (``stamp``)."""
-    inspection = internals.inspect_recipe(pruning_core.parse_recipe(json.loads(recipe_json)))
+    inspection = pruning_core.inspect_recipe(pruning_core.parse_recipe(json.loads(recipe_json)))
     notes = inspection.selection.notes if inspection.selection is not None else {}
     return list(inspection.problems), dict(notes)
 
@@ -64,7 +63,7 @@ def estimate(recipe: Any, plan: pd.DataFrame) -> dict[str, float]:
     kept = plan["params"] * (1 - target)
     macs = plan["macs"] * (1 - target)
     facts = dense_accuracy(recipe.model, recipe.weights, file_stamp(recipe.weights))
-    width = internals.BYTES_PER_ELEMENT.get(recipe.precision, 4)
+    width = pruning_core.BYTES_PER_ELEMENT.get(recipe.precision, 4)
     return {
         "pruned_layers": int((pruned & (target > 0)).sum()),
         "weights_removed": float((plan["params"] - kept).sum()),

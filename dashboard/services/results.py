@@ -11,7 +11,6 @@ import streamlit as st
 
 import pruning_core
 from dashboard.charts import measured
-from dashboard.services import internals
 from dashboard.services.store import artifact_path
 
 RESULTS_ENV = "PRUNING_CORE_RESULTS"  # folder of measured benchmark rows (JSON / CSV)
@@ -38,9 +37,9 @@ def measurements() -> pd.DataFrame:
 
 def size_rows(runs: pd.DataFrame) -> pd.DataFrame:
     """Each run's size per storage format and precision (see ``measured.size_rows``)."""
-    return measured.size_rows(runs, dict(internals.BYTES_PER_ELEMENT))
+    return measured.size_rows(runs, dict(pruning_core.BYTES_PER_ELEMENT))
 
 
 def this_device() -> str:
     """This machine, in the words benchmark rows use for ``device`` (``cpu: <model>``)."""
-    return f"cpu: {internals.cpu_model()}"
+    return f"cpu: {pruning_core.cpu_model()}"

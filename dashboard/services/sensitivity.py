@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 import pruning_core
-from dashboard.services import internals
 from dashboard.services.recipes import Issue, inspect
 from dashboard.services.results import results
 from dashboard.services.store import store
@@ -38,12 +37,12 @@ def propose(
     Raises:
         UserInputError: the budget cannot be met within the limits (field named).
     """
-    return internals.propose(profile, target, budget, overrides, high)
+    return pruning_core.propose(profile, target, budget, overrides, high)
 
 
 def uniform(profile: dict[str, Any], target: float) -> dict[str, Any]:
     """Every profiled layer at ``target``: the reference the allocation should beat."""
-    return internals.uniform(profile, target)
+    return pruning_core.uniform(profile, target)
 
 
 def allocated_recipe(
@@ -55,12 +54,12 @@ def allocated_recipe(
     high: float | None,
 ) -> dict[str, Any]:
     """``base`` with ``allocation: sensitivity`` and the proposal's per-layer sparsities."""
-    return internals.allocated_recipe(base, profile, target, budget, overrides, high)
+    return pruning_core.allocated_recipe(base, profile, target, budget, overrides, high)
 
 
 def profiled_structures() -> list[str]:
     """Structure kinds a sensitivity profile can be computed for."""
-    return list(internals.PROFILED_STRUCTURES)
+    return list(pruning_core.PROFILED_STRUCTURES)
 
 
 def queue_profile(job: dict[str, Any]) -> int:
@@ -69,7 +68,7 @@ def queue_profile(job: dict[str, Any]) -> int:
     Raises:
         UserInputError: a field of the job is invalid (named in the error).
     """
-    parsed = internals.parse_job(job)
+    parsed = pruning_core.parse_job(job)
     return store().enqueue(parsed.model_dump(mode="json"), label="sensitivity")
 
 

@@ -32,6 +32,7 @@ from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.data import DataFn
+from pruning_core.models.hf_dirs import model_roots, resolve_under_roots, roots_configured
 from pruning_core.models.sources import model_source
 from pruning_core.models.spec import ModelSpec
 
@@ -259,11 +260,15 @@ def causal_lm_spec(
 
 @model_source(PREFIX)
 def hf_model(text: str, weights: str | None) -> ModelSpec:
-    """Resolve ``hf:<directory>`` (relative paths from the working directory)."""
+    """Resolve ``hf:<directory>``: relative to the working directory, or, when
+    ``PRUNING_CORE_MODELS`` is set, inside its roots only (see :mod:`.hf_dirs`)."""
     if weights is not None:
         raise UserInputError(
             "weights", "hf:<dir> models load their own *.safetensors from the directory; omit it"
         )
     if not text.strip():
         raise UserInputError("model", "'hf:' needs a directory, e.g. hf:models/my-llama")
-    return causal_lm_spec(f"{PREFIX}:{text}", Path(text).expanduser())
+    directory = Path(text).expanduser()
+    if roots_configured():  # PRUNING_CORE_MODELS set: only checkpoints inside its roots
+        directory = resolve_under_roots(text, model_roots())
+    return causal_lm_spec(f"{PREFIX}:{text}", directory)

@@ -75,16 +75,17 @@ class ModelRegistry(Registry[ModelSpec]):
         return super().get(name)
 
     def names(self) -> list[str]:
+        """Trained models (with weights and data) first, each group in registration order."""
         self._load_defaults()
-        return super().names()
+        names = super().names()
+        return sorted(names, key=lambda name: not self._entries[name].trained)
 
     def __contains__(self, name: object) -> bool:
         self._load_defaults()
         return super().__contains__(name)
 
     def __iter__(self) -> Iterator[str]:
-        self._load_defaults()
-        return super().__iter__()
+        return iter(self.names())
 
 
 MODELS = ModelRegistry()

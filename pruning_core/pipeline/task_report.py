@@ -9,6 +9,7 @@ the mean cross entropy (per predicted token for LMs: ``perplexity = exp(loss)``)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -87,3 +88,21 @@ def tensor_patterns(
             }
         )
     return patterns
+
+
+_BLOCK_LAYER = re.compile(r"^(?P<stack>.+?)\.(?P<block>\d+)\.(?:.+\.)?(?P<projection>[^.]+)$")
+
+
+def block_grid(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Layer rows placed on a block x projection grid, for heatmaps of deep models.
+
+    ``model.layers.12.self_attn.q_proj`` becomes ``block 12``, ``projection q_proj``; rows
+    outside a numbered stack (``lm_head``) are left out. Every other field of the row is
+    kept (sparsity, reconstruction_error, ...).
+    """
+    grid = []
+    for row in rows:
+        found = _BLOCK_LAYER.match(str(row["name"]))
+        if found is not None:
+            grid.append({**row, "block": int(found["block"]), "projection": found["projection"]})
+    return grid

@@ -60,6 +60,11 @@ def test_profile_edit_and_queue(page: Page, dashboard_server: tuple[str, RunStor
     page.goto(f"{url}/sensitivity")
     expect(page.get_by_role("button", name="Compute profile")).to_be_visible(timeout=120_000)
     settle(page)
+    page.locator('[data-testid="stSelectbox"]').filter(
+        has=page.get_by_text("model", exact=True)
+    ).click()
+    page.get_by_role("option", name="digits_cnn", exact=True).click()  # not the first listed
+    settle(page)
     page.get_by_role("button", name="Compute profile").click()
     wait_store(store, 1)  # the dashboard started a worker for the profile job
     expect(page.get_by_text("average sparsity").first).to_be_visible(timeout=60_000)

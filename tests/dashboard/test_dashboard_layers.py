@@ -34,11 +34,9 @@ def test_only_services_import_the_engine_and_charts_are_pure() -> None:
             assert not {n for n in names if n.startswith(("streamlit", "dashboard.services"))}, path
 
 
-def test_services_use_the_public_surface_the_run_store_and_named_internals() -> None:
+def test_services_use_only_the_public_surface_and_the_run_store() -> None:
     for path in (DASHBOARD / "services").glob("*.py"):
         engine = {name for name in imported(path) if name.split(".")[0] == "pruning_core"}
-        if path.name == "internals.py":  # the one list of what is not public yet
-            continue
         assert all(
             name == "pruning_core" or name.startswith("pruning_core.runs.") for name in engine
         ), f"{path}: {engine}"

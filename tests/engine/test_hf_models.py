@@ -141,6 +141,7 @@ def test_bad_language_model_recipes_fail_in_one_line(
     cli.error_line(result, f"{field}:", piece)
 
 
+@pytest.mark.slow
 def test_text_data_refuses_classifiers_and_short_texts(llama: Path, tmp_path: Path) -> None:
     digits = parse_recipe({"model": "digits_mlp", "data": _recipe(llama)["data"]})
     assert check(digits)[0].field == "data.kind"
@@ -242,6 +243,7 @@ def test_run_exports_a_checkpoint_that_gives_the_reported_perplexity(
     ).encode("def f():")
 
 
+@pytest.mark.slow
 def test_owl_and_4_of_8_runs_on_language_models(llama: Path) -> None:
     owl = prune(parse_recipe(_recipe(llama, criterion="wanda", allocation="owl", sparsity=0.5)))
     sparsities = [row["sparsity"] for row in owl.layers if row["pruned"]]
@@ -251,6 +253,7 @@ def test_owl_and_4_of_8_runs_on_language_models(llama: Path) -> None:
     assert {row["pattern"] for row in four_eight.tensors if row["pruned"]} == {"4:8"}
 
 
+@pytest.mark.slow
 def test_finetuning_a_language_model_keeps_its_masks(llama: Path) -> None:
     recipe = _recipe(llama, criterion="magnitude", structure="2:4")
     recipe["finetune"] = {"epochs": 1, "batch_size": 16, "lr": 1e-3}
@@ -275,6 +278,7 @@ def test_splits_are_plain_windows(llama: Path) -> None:
     assert spec_for(recipe.model, None, recipe.data).input_shape == (32,)
 
 
+@pytest.mark.slow
 def test_a_pruned_tied_head_prunes_its_embedding_and_exports(tmp_path: Path) -> None:
     from pruning_core.pipeline.artifacts import save_run
 
@@ -291,3 +295,24 @@ def test_a_pruned_tied_head_prunes_its_embedding_and_exports(tmp_path: Path) -> 
     assert value == pytest.approx(result.summary["test_perplexity"], rel=1e-5)
     embedding = exported.model.embed_tokens.weight
     assert float((embedding == 0).float().mean()) == pytest.approx(0.5, abs=0.01)
+
+
+def test_models_roots_confine_hf_directories(
+    llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pruning_core.models.hf_dirs import find_checkpoints, find_texts, model_roots
+
+    monkeypatch.setenv("PRUNING_CORE_MODELS", str(llama))
+    assert find_checkpoints(model_roots()) == [f"hf:{(llama / 'model').resolve()}"]
+    assert find_texts(model_roots()) == [str((llama / "text.txt").resolve())]
+    assert spec_for("hf:model").source == (llama / "model").resolve()  # relative to the root
+    outside = _copy_model(llama, tmp_path / "elsewhere")
+    for text in (str(outside), "../" + "/".join(outside.parts[1:]), "model/../../x"):
+        with pytest.raises(UserInputError, match="model: .* is not inside the models roots"):
+            spec_for(f"hf:{text}")
+    (llama / "escape").symlink_to(outside)
+    try:
+        with pytest.raises(UserInputError, match="not inside the models roots"):
+            spec_for("hf:escape")
+    finally:
+        (llama / "escape").unlink()

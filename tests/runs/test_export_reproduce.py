@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,15 +23,19 @@ def test_exported_recipe_reproduces_the_run(
     exported = tmp_path / f"run_{run_id}_recipe.yaml"  # what the Export page's button serves
     exported.write_text((artifacts / "recipe.yaml").read_text())
     out = tmp_path / "cli_run"
+    original = json.loads((artifacts / "results.json").read_text())
+    # Bit-identical weights need the reduction order of the original run: its thread count.
+    threads = str(original["environment"]["threads"])
     done = subprocess.run(
         [sys.executable, "-m", "pruning_core.cli", "run", str(exported), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": threads},
     )
     assert done.returncode == 0, done.stderr
-    original = json.loads((artifacts / "results.json").read_text())
     again = json.loads((out / "results.json").read_text())
+    assert again["environment"]["threads"] == original["environment"]["threads"]
     for key in (
         "test_accuracy",
         "val_accuracy",
