@@ -3,13 +3,17 @@
 Latency: a 4-layer 1024-wide MLP (ReLU) at batch 64, 2 threads; eager variants timed
 interleaved against fp32 eager, compiled variants against fp32 compiled. Accuracy and
 size: the trained digits_mlp (50% unstructured magnitude, no finetuning) on its test split.
-Writes ``benchmarks/results/cpu_quantization.{json,csv,md}``.
+Writes ``benchmarks/results/cpu_quantization.{json,csv,md}`` (``--stem NAME`` for
+another name, e.g. to keep the figures of a second CPU beside the first). The speed
+figures are per CPU: they depend on its SIMD flags (AVX2 only vs AVX-512 VNNI), which every
+row records with the CPU model, threads, load, torch version and date.
 
-Run: ``.venv/bin/python -m benchmarks.cpu_quantization``
+Run: ``.venv/bin/python -m benchmarks.cpu_quantization [--stem NAME]``
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import warnings
 from typing import Any, cast
@@ -18,12 +22,12 @@ import torch
 from torch import nn
 
 from benchmarks.cpu_common import REPEATS, THREADS, WARMUP, markdown, save
-from pruning_core.pipeline.run import prune
 from pruning_core.bench.layers import call_action
 from pruning_core.bench.models import accuracy
-from pruning_core.latency import fixed_threads, machine_metadata, measured_rows, time_interleaved
-from pruning_core.formats.sizes import dense_model_bytes
 from pruning_core.compression.quantization import quantize_dynamic_int8, quantize_linear_int8
+from pruning_core.formats.sizes import dense_model_bytes
+from pruning_core.latency import fixed_threads, machine_metadata, measured_rows, time_interleaved
+from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
 from sample_models.data import digits_splits
 
@@ -127,7 +131,10 @@ def accuracy_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stem", default="cpu_quantization", help="result file name stem")
+    args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     with fixed_threads(THREADS):
         rows = latency_rows() + kernel_rows()
@@ -138,10 +145,11 @@ def main() -> None:
     table += "\n\n" + markdown(quality, ["mode", "variant", "test_accuracy", "size_bytes"])
     meta = rows[0]
     table = (
-        f"{meta['device']}, {meta['threads']} threads, torch {meta['torch']}, "
+        f"{meta['device']} (flags: {meta['cpu_flags'] or 'none'}; torch kernels "
+        f"{meta.get('cpu_capability')}), {meta['threads']} threads, torch {meta['torch']}, "
         f"{meta['date']}, load {meta['load_average_1min']}\n\n{table}"
     )
-    save(rows + quality, "cpu_quantization", table)
+    save(rows + quality, args.stem, table)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from pruning_core.errors import RunCancelled, UserInputError, shorten
 from pruning_core.output_paths import check_output_dir, check_output_file
 from pruning_core.recipe import load_recipe, parse_recipe
+from pruning_core.runs.executors import check_executor, configured_address, serve, sweep_rows
+from pruning_core.runs.ray_cluster import check_ray_installed
+from pruning_core.runs.ray_runner import ClusterLost, RayRunFailed
+from pruning_core.runs.store import RunStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 stderr = Console(stderr=True)
@@ -165,23 +169,17 @@ ADDRESS_HELP = (
 
 
 def _executor_options(executor: str | None, ray_address: str | None) -> tuple[str, str | None]:
-    from pruning_core.runs.executors import check_executor, configured_address
-
     name = check_executor(executor)
     address = configured_address(ray_address)
     if name != "ray" and ray_address:
         raise UserInputError("ray-address", "only used with --executor ray")
     if name == "ray":
-        from pruning_core.runs.ray_cluster import check_ray_installed
-
         check_ray_installed()
     return name, address
 
 
 def _on_ray_failure(action: Callable[[], None]) -> None:
     """A lost cluster or a run Ray lost twice: one line and exit code 1 (not the user's input)."""
-    from pruning_core.runs.ray_runner import ClusterLost, RayRunFailed
-
     try:
         action()
     except (ClusterLost, RayRunFailed) as error:
@@ -217,7 +215,6 @@ def sweep(
         _load_plugins()
         from pruning_core.pipeline.checks import check
         from pruning_core.pipeline.sweep import sweep_recipes
-        from pruning_core.runs.executors import sweep_rows
 
         recipes = sweep_recipes(base, *grid)
         for recipe in recipes:  # every run is checked before the first one starts
@@ -383,17 +380,31 @@ def worker(
     """Execute queued runs from the run store (the dashboard starts one if none runs)."""
 
     def execute() -> None:
-        from pruning_core.runs.store import RunStore
-
         name, address = _executor_options(executor, ray_address)
         opened = RunStore(store)  # a bad store path is reported before torch is imported
         _load_plugins()
-        from pruning_core.runs.executors import serve
-
         serve(opened, name, address, plugins=list(_plugins), once=once)
 
     _guard(lambda: _on_ray_failure(execute))
 
 
+def main_entry() -> None:
+    """The ``pruning-core`` command: usage mistakes too are one ``error:`` line, exit 2."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        typer.echo("cancelled", err=True)
+        sys.exit(130)
+    except typer.TyperException as error:  # usage errors: missing or bad arguments, options
+        format_message = getattr(error, "format_message", None)
+        message = format_message() if callable(format_message) else str(error)
+        ctx = getattr(error, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        typer.echo(f"error: {shorten(message, 500)}{where}", err=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main_entry()

@@ -10,6 +10,6 @@ fi
 .venv/bin/ruff check pruning_core dashboard sample_models tests benchmarks
 .venv/bin/mypy pruning_core dashboard sample_models
 # pytest exits non-zero (5) when it collects no tests, so an empty run fails too.
-# Arguments go to pytest. The fast lane (under a minute, README):
+# Arguments go to pytest. The fast lane (README; ~45 s of CPU, no slow or browser tests):
 #   .venv/bin/python -m pytest -m "not slow and not browser"
 .venv/bin/python -m pytest -q -ra "$@"

@@ -12,13 +12,14 @@ plain data. Theoretical and measured numbers are never drawn as one series.
 """
 
 from dashboard.charts.costs import (
-    measured_speedup_chart,
     pareto_chart,
     pareto_front,
     size_by_precision_chart,
     speedup_chart,
 )
-from dashboard.charts.runs import curves_chart, layer_sparsity_chart, reconstruction_error_chart
+from dashboard.charts.layers import layer_sparsity_chart
+from dashboard.charts.runs import curves_chart, reconstruction_error_chart
+from dashboard.charts.speed import measured_speedup_chart
 from dashboard.charts.sweeps import accuracy_vs_sparsity_chart, aggregate_seeds
 
 __all__ = [

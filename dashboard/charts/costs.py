@@ -22,36 +22,56 @@ from dashboard.charts.style import (
     rgba,
 )
 
+NOT_APPLICABLE = "n/a: this format holds none of the run's pruned layers"
 
-def size_by_precision_chart(sizes: pd.DataFrame) -> go.Figure:
+
+def size_by_precision_chart(sizes: pd.DataFrame, empty_message: str = "no runs") -> go.Figure:
     """Model size by storage format (or by precision when every row is dense), one color per run.
 
+    A format that does not apply to a run (``applies`` false: it holds none of the run's
+    pruned layers, e.g. 2:4 on an unstructured run) is written "n/a" and never drawn at
+    the dense size.
+
     Args:
-        sizes: rows with ``run, format, precision, size_bytes`` and ``kind`` (how the
-            number was obtained, shown on hover).
+        sizes: rows with ``run, format, precision, size_bytes``, ``kind`` (how the number
+            was obtained, shown on hover) and optionally ``applies``.
+        empty_message: what the empty chart says.
     """
     title = "Model size by format and precision"
     if sizes.empty:
-        return empty(title, "no finished runs")
+        return empty(title, empty_message)
     by_format = sizes["format"].nunique() > 1
     axis = "format" if by_format else "precision"
     if by_format and sizes["precision"].nunique() == 1:
         title = f"Model size by format ({sizes['precision'].iloc[0]})"
+    applies = sizes["applies"] if "applies" in sizes else pd.Series(True, index=sizes.index)
     traces: list[Trace] = []
     for index, run in enumerate(dict.fromkeys(sizes["run"])):
         rows = sizes[sizes["run"] == run]
+        fits = applies[rows.index].astype(bool)
+        kib = (rows["size_bytes"] / 1024).where(fits, 0.0)
+        shown = [f"{v:,.1f} KiB" if fit else "n/a" for v, fit in zip(kib, fits, strict=True)]
         traces.append(
             {
                 "type": "bar",
                 "x": list(rows[axis]),
-                "y": list(rows["size_bytes"] / 1024),
+                "y": list(kib),
                 "name": str(run),
                 "marker": {"color": PALETTE[index % len(PALETTE)]},
+                "text": ["" if fit else "n/a" for fit in fits],
+                "textposition": "outside",
+                "cliponaxis": False,
                 "customdata": list(
-                    zip(rows["format"], rows["precision"], rows["kind"], strict=True)
+                    zip(
+                        rows["format"],
+                        rows["precision"],
+                        shown,
+                        rows["kind"].where(fits, NOT_APPLICABLE),
+                        strict=True,
+                    )
                 ),
-                "hovertemplate": "%{customdata[0]} %{customdata[1]}<br>%{y:,.1f} KiB"
-                "<br>%{customdata[2]}<extra>" + str(run) + "</extra>",
+                "hovertemplate": "%{customdata[0]} %{customdata[1]}<br>%{customdata[2]}"
+                "<br>%{customdata[3]}<extra>" + str(run) + "</extra>",
             }
         )
     return build(
@@ -72,6 +92,7 @@ def speedup_chart(
     theoretical: pd.DataFrame | None,
     measured: pd.DataFrame | None = None,
     title: str = "Speedup over the dense model",
+    empty_message: str = "no runs",
 ) -> go.Figure:
     """Theoretical (MACs ratio) and measured speedups as separate, labelled series.
 
@@ -82,7 +103,7 @@ def speedup_chart(
     """
     theoretical = theoretical if theoretical is not None else pd.DataFrame()
     if theoretical.empty and (measured is None or measured.empty):
-        return empty(title, "no finished runs")
+        return empty(title, empty_message)
     traces: list[Trace] = []
     values = list(theoretical["theoretical_speedup"]) if not theoretical.empty else []
     if values:
@@ -127,61 +148,6 @@ def speedup_chart(
     )
     hline(frame, 1.0, "dense = 1x", dash="dot")
     return build(traces, frame)
-
-
-def measured_speedup_chart(measured: pd.DataFrame, title: str = "Measured speedup") -> go.Figure:
-    """Timed speedups as horizontal bars (long benchmark labels stay readable).
-
-    Args:
-        measured: rows with ``run`` (label), ``speedup``, ``device``, ``date`` and
-            optionally ``median_ms`` and ``batch``.
-        title: chart title.
-    """
-    if measured.empty:
-        return empty(title, "no measurements")
-    rows = measured.iloc[::-1]  # first row on top
-    custom = list(
-        zip(rows["device"], rows["date"], rows.get("median_ms", [None] * len(rows)), strict=True)
-    )
-    frame = layout(
-        title,
-        max(260, 34 * len(rows) + 110),
-        showlegend=False,
-        xaxis={
-            "title": {"text": "speedup over the dense baseline (x), timed"},
-            "rangemode": "tozero",
-        },
-        yaxis={"type": "category", "automargin": True},
-    )
-    frame["shapes"].append(
-        {
-            "type": "line",
-            "yref": "paper",
-            "y0": 0,
-            "y1": 1,
-            "x0": 1,
-            "x1": 1,
-            "line": {"dash": "dot", "color": INK, "width": 1.5},
-        }
-    )
-    return build(
-        [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "x": list(rows["speedup"]),
-                "y": list(rows["run"]),
-                "name": "measured (timed)",
-                "marker": {"color": PALETTE[1]},
-                "customdata": custom,
-                "text": [f"{value:.2f}x" for value in rows["speedup"]],
-                "textposition": "auto",
-                "hovertemplate": "%{y}<br>measured %{x:.2f}x (median %{customdata[2]:.2f} ms)"
-                "<br>on %{customdata[0]}<br>%{customdata[1]}<extra></extra>",
-            }
-        ],
-        frame,
-    )
 
 
 def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:

@@ -18,15 +18,20 @@ def size_rows(runs: pd.DataFrame, widths: dict[str, int]) -> pd.DataFrame:
 
     Exact bytes (values + indices + metadata) when the run's summary has them
     (``size_bytes_by_format``); otherwise dense storage, scaled from the run's own size.
+    ``applies`` is false for a format that holds none of the run's pruned layers (the
+    run's ``formats_applicable``, when known): its bytes are the dense model's, so pages
+    write "n/a" instead of drawing them.
 
     Args:
-        runs: rows with ``run, size_bytes, precision`` and optionally ``size_bytes_by_format``.
+        runs: rows with ``run, size_bytes, precision`` and optionally ``size_bytes_by_format``
+            and ``formats_applicable`` (the formats that hold at least one pruned layer).
         widths: bytes per element of each floating-point precision (the engine's table).
     """
     rows = []
     for _, run in runs.dropna(subset=["size_bytes"]).iterrows():
         exact = run.get("size_bytes_by_format")
         if isinstance(exact, dict) and exact:
+            known = run.get("formats_applicable")
             rows += [
                 {
                     "run": run["run"],
@@ -34,6 +39,9 @@ def size_rows(runs: pd.DataFrame, widths: dict[str, int]) -> pd.DataFrame:
                     "precision": precision,
                     "size_bytes": size,
                     "kind": "exact bytes: values + indices + metadata",
+                    "applies": fmt == "dense"
+                    or not isinstance(known, list | set | tuple)
+                    or fmt in known,
                 }
                 for fmt, sizes in exact.items()
                 for precision, size in sizes.items()
@@ -50,9 +58,11 @@ def size_rows(runs: pd.DataFrame, widths: dict[str, int]) -> pd.DataFrame:
                     "precision": precision,
                     "size_bytes": run["size_bytes"] * width / (own or width),
                     "kind": f"dense storage, zeros included; {how}",
+                    "applies": True,
                 }
             )
-    return pd.DataFrame(rows, columns=["run", "format", "precision", "size_bytes", "kind"])
+    columns = ["run", "format", "precision", "size_bytes", "kind", "applies"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 MEASURED_COLUMNS = [

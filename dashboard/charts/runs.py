@@ -1,4 +1,4 @@
-"""Figures of one run or several overlaid: per-layer sparsity, accuracy curves, errors.
+"""Figures of one run or several overlaid: accuracy curves and reconstruction errors.
 
 Pure ``DataFrame -> Figure`` builders over the rows the engine writes (``results.json``
 layers and curves); the pages only choose which rows to pass.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.charts.style import INK, PALETTE, Trace, build, empty, hline, layout, percent_ticks
+from dashboard.charts.style import PALETTE, Trace, build, empty, layout, percent_ticks
 
 SYMBOLS = {"dense": "circle-open", "prune": "triangle-down", "finetune": "circle"}
 
@@ -17,84 +17,6 @@ SYMBOLS = {"dense": "circle-open", "prune": "triangle-down", "finetune": "circle
 def _count_text(value: object) -> str:
     """Round/epoch numbers for hover text: ``1.0`` -> ``1``, missing -> ``-``."""
     return "-" if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]
-
-
-def _shape_text(shape: object) -> str:
-    return "x".join(map(str, shape)) if isinstance(shape, list) else str(shape)
-
-
-def layer_sparsity_chart(
-    layers: pd.DataFrame,
-    target: float | dict[str, float] | None = None,
-    title: str = "Sparsity per layer",
-) -> go.Figure:
-    """Bars of each layer's sparsity in model order, one bar group per run.
-
-    Args:
-        layers: rows with ``name, params_original, nonzeros, sparsity, pruned, note`` and
-            optionally ``run`` (a label; several runs are drawn side by side) and ``shape``.
-        target: the global target sparsity (or one per run label), drawn as a dashed line.
-        title: chart title.
-    """
-    if layers.empty:
-        return empty(title, "no layers")
-    frame = layers if "run" in layers else layers.assign(run="run")
-    runs = list(dict.fromkeys(frame["run"]))
-    traces: list[Trace] = []
-    for index, run in enumerate(runs):
-        rows = frame[frame["run"] == run]
-        shapes = rows["shape"].map(_shape_text) if "shape" in rows else [""] * len(rows)
-        notes = rows["note"].fillna("").replace("", "pruned")
-        traces.append(
-            {
-                "type": "bar",
-                "x": list(rows["name"]),
-                "y": list(rows["sparsity"]),
-                "name": str(run),
-                "customdata": list(
-                    zip(
-                        rows["params_original"],
-                        rows["nonzeros"],
-                        rows["params_original"] - rows["nonzeros"],
-                        shapes,
-                        notes,
-                        strict=True,
-                    )
-                ),
-                "marker": {"color": PALETTE[index % len(PALETTE)]},
-                "cliponaxis": False,
-                "text": ["" if pruned else "dense" for pruned in rows["pruned"]],
-                "textposition": "outside",
-                "textfont": {"color": "#6b7280", "size": 11},
-                "hovertemplate": "<b>%{x}</b> (%{customdata[3]})<br>sparsity %{y:.1%}"
-                "<br>dense params %{customdata[0]:,}<br>kept (nonzero) %{customdata[1]:,}"
-                "<br>removed %{customdata[2]:,}<br>%{customdata[4]}<extra>" + str(run) + "</extra>",
-            }
-        )
-    frame_layout = layout(
-        title,
-        380,
-        barmode="group",
-        showlegend=len(runs) > 1,
-        xaxis={
-            "categoryorder": "array",
-            "categoryarray": list(dict.fromkeys(frame["name"])),
-            "title": {"text": "layer (model order)"},
-        },
-        yaxis={
-            "range": [0, 1.05],
-            "tickformat": ".0%",
-            "title": {"text": "sparsity (share of zeros)"},
-        },
-    )
-    targets = target if isinstance(target, dict) else {runs[0]: target}
-    targets = {run: value for run, value in targets.items() if value is not None}
-    if len(set(targets.values())) == 1:  # one shared target: one black line
-        targets = {"": next(iter(targets.values()))}
-    for run, value in targets.items():
-        color = PALETTE[runs.index(run) % len(PALETTE)] if run in runs and len(runs) > 1 else INK
-        hline(frame_layout, value, f"target {value:.0%}", color)
-    return build(traces, frame_layout)
 
 
 def curves_chart(

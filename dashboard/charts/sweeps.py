@@ -28,8 +28,14 @@ def aggregate_seeds(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table.sort_values(["criterion", "target_sparsity"]).reset_index(drop=True)
 
 
+AFTER_PRUNING = "right after pruning (val)"
+
+
 def accuracy_vs_sparsity_chart(
-    runs: pd.DataFrame, metric: str = "test_accuracy", dense: float | None = None
+    runs: pd.DataFrame,
+    metric: str = "test_accuracy",
+    dense: float | None = None,
+    after: str | None = None,
 ) -> go.Figure:
     """Accuracy against target sparsity, one line per criterion, mean ± std bands over seeds.
 
@@ -37,6 +43,8 @@ def accuracy_vs_sparsity_chart(
         runs: one row per finished run with ``criterion, target_sparsity, seed`` and ``metric``.
         metric: the accuracy column to draw.
         dense: the unpruned model's accuracy, drawn as a reference line.
+        after: a column with the metric right after pruning, before finetuning (drawn as a
+            second, dotted line per criterion), or ``None``.
     """
     title = f"{metric.replace('_', ' ')} vs sparsity"
     table = aggregate_seeds(runs, metric) if not runs.empty else pd.DataFrame()
@@ -79,6 +87,9 @@ def accuracy_vs_sparsity_chart(
                 "<br>%{customdata[1]} seed(s)<extra>" + label + "</extra>",
             }
         )
+    extra = _after_traces(runs, after, names) if after and after in runs else []
+    traces += extra
+    shown = [*table["mean"], *(m for t in extra for m in t["y"])]
     frame = layout(
         title,
         420,
@@ -89,7 +100,7 @@ def accuracy_vs_sparsity_chart(
         },
         yaxis={
             "tickformat": percent_ticks(
-                [*(table["mean"] - table["std"]), *(table["mean"] + table["std"]), dense]
+                [*(table["mean"] - table["std"]), *(table["mean"] + table["std"]), *shown, dense]
             ),
             "title": {"text": metric.replace("_", " ")},
         },
@@ -97,3 +108,33 @@ def accuracy_vs_sparsity_chart(
     if dense is not None:
         hline(frame, dense, f"dense {dense:.1%}", dash="dot", above=False)
     return build(traces, frame)
+
+
+def _after_traces(runs: pd.DataFrame, after: str, names: list[str]) -> list[Trace]:
+    """Dotted lines of the metric right after pruning (mean over seeds), one per criterion."""
+    table = aggregate_seeds(runs, after)
+    traces: list[Trace] = []
+    for name in names:
+        rows = table[table["criterion"] == name]
+        if rows.empty:
+            continue
+        label = f"{'random (baseline)' if name == 'random' else name} · {AFTER_PRUNING}"
+        traces.append(
+            {
+                "type": "scatter",
+                "x": list(rows["target_sparsity"]),
+                "y": list(rows["mean"]),
+                "mode": "lines+markers",
+                "name": label,
+                "legendgroup": label,
+                "marker": {"size": 7, "symbol": "triangle-down"},
+                "line": {"color": color_for(name, names), "dash": "dot", "width": 1.5},
+                "opacity": 0.8,
+                "customdata": list(zip(rows["std"], rows["count"], strict=True)),
+                "hovertemplate": "sparsity %{x:.0%}<br>right after pruning, before finetuning:"
+                " %{y:.2%} ± %{customdata[0]:.2%}<br>%{customdata[1]} seed(s)<extra>"
+                + name
+                + "</extra>",
+            }
+        )
+    return traces

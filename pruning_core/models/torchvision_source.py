@@ -102,8 +102,7 @@ def expected_shapes(arch: str, num_classes: int) -> Shapes:
     """The state-dict shapes of ``arch`` built with ``num_classes`` outputs."""
     wide, heads = _layout(arch)
     return {
-        name: (num_classes, *shape[1:]) if name in heads else shape
-        for name, shape in wide.items()
+        name: (num_classes, *shape[1:]) if name in heads else shape for name, shape in wide.items()
     }
 
 

@@ -1,7 +1,9 @@
 """The worker process: takes runs from the store, runs the engine, writes artifacts.
 
 Start one with ``pruning-core worker`` (the dashboard starts one itself when runs are
-queued and none is alive). Several workers may share a store.
+queued and none is alive). Several workers may share a store. This is the ``local``
+executor; ``pruning-core worker --executor ray`` serves the store from a Ray cluster
+instead (:mod:`pruning_core.runs.ray_worker`, chosen by :mod:`pruning_core.runs.executors`).
 
 SIGTERM or Ctrl-C stop a worker gracefully: the run in progress goes back to the queue
 for the next worker. A SIGKILL cannot be caught; that run is then marked failed by

@@ -232,3 +232,28 @@ def test_non_finite_and_huge_numbers_are_refused_or_bounded(
     assert isinstance(value, float) and math.isfinite(value)  # accepted: finite and in range
     assert recipe.to_yaml()  # and it still round-trips
     assert recipe_from_yaml(recipe.to_yaml()) == recipe
+
+
+@pytest.mark.parametrize(
+    ("args", "piece"),
+    [
+        (["run"], "Missing argument"),
+        (["bench", "--repeats", "5"], "--repeats"),
+        (["nope"], "No such command"),
+        (["run", "--bogus", "x"], "No such option"),
+    ],
+)
+def test_usage_mistakes_are_one_line_from_the_installed_command(
+    args: list[str], piece: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from pruning_core.cli import main_entry; main_entry()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert piece in lines[0] and "Traceback" not in done.stderr
