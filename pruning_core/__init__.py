@@ -69,6 +69,7 @@ _EXPORTS = {
     "allocated_recipe": "pruning_core.sensitivity.plan",
     "cpu_model": "pruning_core.environment",
     "machine_metadata": "pruning_core.environment",
+    "load_gpu_results": "pruning_core.formats.measured_2of4",
 }
 
 __all__ = [
@@ -103,6 +104,7 @@ __all__ = [
     "layer_macs",
     "load_data",
     "load_env_plugins",
+    "load_gpu_results",
     "load_plugin",
     "load_recipe",
     "load_results",
@@ -136,6 +138,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from pruning_core.criteria import CRITERIA, Criterion, LayerStats, register_criterion
     from pruning_core.environment import cpu_model, machine_metadata
     from pruning_core.errors import Problem, RunCancelled, UserInputError
+    from pruning_core.formats.measured_2of4 import load_gpu_results
     from pruning_core.models.data import DataFn, Split
     from pruning_core.models.layers import PrunableLayer, default_skip, prunable_layers
     from pruning_core.models.metrics import (

@@ -5,6 +5,7 @@ No Streamlit and no engine here, so every function is testable on plain dicts.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,14 @@ SUMMARY_COLUMNS = [
     "size_bytes_by_format",
     "size_bytes_best",
 ]
+FACT_COLUMNS = [
+    "val_after_pruning",
+    "formats_applicable",
+    "best_format",
+    "best_format_bytes",
+    "dense_bytes",
+    "metric",
+]
 METRICS = {
     "test_accuracy": "test accuracy",
     "val_accuracy": "val accuracy",
@@ -40,7 +49,10 @@ METRICS = {
 
 
 def run_label(run_id: int, recipe: dict[str, Any], structure: str, fixed: bool) -> str:
-    """Short unique name of a run: ``#12 taylor 2:4 s0`` or ``#3 magnitude block 4x4 50% s1``.
+    """Short unique name of a run: ``#12 taylor 2:4 fp16 s0``, ``#3 magnitude 50% int8 ws16 s1``.
+
+    The precision (``int8``: quantized) and any compression are part of the name, so two
+    runs that differ only by them are never shown under one label.
 
     Args:
         run_id: the run's id.
@@ -50,7 +62,18 @@ def run_label(run_id: int, recipe: dict[str, Any], structure: str, fixed: bool) 
     """
     sparsity = recipe.get("sparsity")
     amount = "" if fixed or sparsity is None else f" {float(sparsity):.0%}"
-    return f"#{run_id} {recipe.get('criterion', '?')} {structure}{amount} s{recipe.get('seed', 0)}"
+    compression = recipe.get("compression") or {}
+    squeezed = {"lowrank": " low-rank", "weight_sharing": f" ws{compression.get('clusters', '')}"}
+    extra = squeezed.get(compression.get("kind"), "") if isinstance(compression, dict) else ""
+    return (
+        f"#{run_id} {recipe.get('criterion', '?')} {structure}{amount} "
+        f"{recipe.get('precision', 'fp32')}{extra} s{recipe.get('seed', 0)}"
+    )
+
+
+def seed_group(recipe: dict[str, Any]) -> str:
+    """The recipe without its seed, as text: runs that differ only by seed share it."""
+    return json.dumps({k: v for k, v in recipe.items() if k != "seed"}, sort_keys=True)
 
 
 def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -91,7 +114,11 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "cancel_requested": bool(record.get("cancel_requested")),
                 "created": datetime.fromtimestamp(record["created"]),
                 "duration_s": (end - record["started"]) if end and record.get("started") else None,
+                "started": record.get("started"),
+                "label": record.get("label", ""),
+                "group": seed_group(recipe),
                 **{column: summary.get(column) for column in SUMMARY_COLUMNS},
+                **{column: (record.get("facts") or {}).get(column) for column in FACT_COLUMNS},
             }
         )
     frame = pd.DataFrame(
@@ -112,6 +139,7 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     )
     if rows:
         frame["accuracy_delta"] = frame["test_accuracy"] - frame["dense_test_accuracy"]
+        frame["recovered"] = frame["val_accuracy"] - frame["val_after_pruning"]
     return frame
 
 

@@ -9,11 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from dashboard.charts import tables
-from dashboard.services.structures import fixes_sparsity, structure_label
 from pruning_core.runs.launcher import ensure_worker, startup_failure
 from pruning_core.runs.store import RunStore, default_store_path
 
@@ -71,32 +68,6 @@ def queue_sweep(recipes: list[Any]) -> list[int]:
     """Queue a sweep's recipes under one new sweep id."""
     sweep_id = f"sweep {time.strftime('%m-%d %H:%M:%S')} {os.urandom(2).hex()}"
     return store().enqueue_many(recipes, label="sweep", sweep=sweep_id)
-
-
-def runs_frame(states: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Every run (or those in ``states``) as one flat row, newest first.
-
-    Cached until any run changes (the store's fingerprint), so pages with hundreds of
-    runs do not parse every summary on every rerun.
-    """
-    return _runs_frame(str(store().path), store().fingerprint(), states)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _runs_frame(
-    path: str, fingerprint: tuple[Any, ...], states: tuple[str, ...] | None
-) -> pd.DataFrame:
-    records = [
-        {
-            **record.__dict__,
-            "structure_label": structure_label(record.recipe.get("structure")),
-            "sparsity_fixed": fixes_sparsity(record.recipe.get("structure")),
-        }
-        for record in store().list_runs(states)
-        # sensitivity profile jobs are listed on the Sensitivity page, not among pruning runs
-        if record.recipe.get("job") is None
-    ]
-    return tables.runs_table(records)
 
 
 def cancel(run_id: int) -> str | None:

@@ -30,7 +30,12 @@ from pruning_core.runs.workers_table import WorkerTable
 if TYPE_CHECKING:
     from pruning_core.recipe import Recipe
 
+# Claim order: sensitivity profiles (seconds each) first, so they are never stuck behind a
+# long sweep; then oldest first. ``queued_ids`` reports the same order (queue positions).
+CLAIM_ORDER = "CASE WHEN json_extract(recipe, '$.job') = 'sensitivity' THEN 0 ELSE 1 END, id"
+
 __all__ = [
+    "CLAIM_ORDER",
     "FINISHED",
     "STATES",
     "RunRecord",
@@ -101,12 +106,21 @@ class RunStore(WorkerTable):
             ).fetchone()
         return tuple(row)
 
+    def queued_ids(self) -> list[int]:
+        """Ids of the queued runs in the order workers will claim them (:data:`CLAIM_ORDER`)."""
+        with self._connect() as db:
+            query = f"SELECT id FROM runs WHERE state = 'queued' ORDER BY {CLAIM_ORDER}"
+            return [int(row[0]) for row in db.execute(query)]
+
     def claim(self, worker_id: str) -> RunRecord | None:
-        """Atomically take the oldest queued run for ``worker_id``; ``None`` if none waits."""
+        """Atomically take the next queued run for ``worker_id``; ``None`` if none waits.
+
+        Sensitivity profiles come first, then the oldest run (:data:`CLAIM_ORDER`).
+        """
         now = time.time()
         with self.transaction() as db:
             row = db.execute(
-                "SELECT id FROM runs WHERE state = 'queued' ORDER BY id LIMIT 1"
+                f"SELECT id FROM runs WHERE state = 'queued' ORDER BY {CLAIM_ORDER} LIMIT 1"
             ).fetchone()
             if row is None:
                 return None

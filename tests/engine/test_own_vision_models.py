@@ -306,7 +306,8 @@ def test_the_example_recipe_runs_on_your_files(folders: dict[str, Path], weights
     recipe = load_recipe(RECIPE)
     assert recipe.model == "torchvision:resnet18" and isinstance(recipe.data, ImageFolderData)
     mine = recipe.with_updates(
-        weights=str(weights), data=recipe.data.model_copy(update={k: str(v) for k, v in folders.items()})
+        weights=str(weights),
+        data=recipe.data.model_copy(update={k: str(v) for k, v in folders.items()}),
     )
     assert check(mine) == []
 
