@@ -3,7 +3,8 @@
 ``text``: a file or directory of ``.txt``/``.jsonl`` tokenized with the model's tokenizer
 and cut into windows of ``seq_len`` tokens (causal language models, perplexity).
 ``image_folder``: torchvision ``ImageFolder`` directories for train/val/test (classifiers).
-The loaders live in :mod:`pruning_core.models.data_sources`; these are the recipe fields.
+The loaders live in :mod:`pruning_core.models.text_data` and
+:mod:`pruning_core.models.image_folder`; these are the recipe fields.
 """
 
 from __future__ import annotations

@@ -1,67 +1,112 @@
-"""Compare: two to four finished runs side by side, differences highlighted, charts overlaid."""
+"""Compare: finished runs side by side (seeds grouped), the random baseline pinned on demand."""
 
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import services
-from dashboard.charts import tables
-from dashboard.components import widgets
+from dashboard.charts import compare, facts, tables
+from dashboard.components import cards, widgets
 from dashboard.services import figures
 
 HIGHLIGHT = "background-color: #fef3c7; font-weight: 600"
 
 st.title("Compare runs")
 runs = services.runs_frame(("done",))
+if runs.empty:
+    cards.getting_started("compare")
+    st.stop()
 if len(runs) < 2:
-    st.info("Comparing needs at least two finished runs; queue some on the Configure page.")
+    st.info("Comparing needs at least two finished runs; queue another on the Configure page.")
     st.stop()
 
+same_model = runs[runs["model"] == runs["model"].iloc[0]]  # the newest run's model
 ids = widgets.runs_picker(
     runs,
-    "runs to compare (2 to 4)",
+    "runs to compare (default: the newest two of the newest run's model)",
     key="compare_runs",
-    default=sorted(int(run_id) for run_id in runs["id"][:2]),
+    default=sorted(int(run_id) for run_id in same_model["id"][:2]),
     max_runs=4,
 )
-if len(ids) < 2:
-    st.info("Pick at least two runs.")
+left, right = st.columns(2)
+pin = left.toggle(
+    "pin the matching random-baseline run",
+    key="compare_baseline",
+    help="The newest finished run with the same recipe but the random criterion",
+)
+by_seed = right.toggle(
+    "group runs that differ only by seed (mean ± std)", value=True, key="compare_seeds"
+)
+if len(ids) < (1 if pin else 2):
+    st.info("Pick at least two runs (or one, with its random baseline pinned).")
     st.stop()
 
-chosen = runs.set_index("id").loc[ids].reset_index()
-documents: dict[int, dict[str, Any]] = {}
-for run_id in ids:
-    document = services.results(run_id)
-    if document is None:
-        widgets.show_issue("artifacts", f"the results of run #{run_id} are missing on disk")
-        st.stop()
-    documents[run_id] = document
-labels = dict(zip(chosen["id"], chosen["run"], strict=True))
-diff = tables.recipe_diff({labels[run_id]: documents[run_id]["recipe"] for run_id in ids})
+ids = list(ids)
+for _, run in runs.set_index("id").loc[list(ids)].reset_index().iterrows():
+    twin = compare.random_baseline(runs, run) if pin else None
+    if twin is not None and int(twin["id"]) not in ids:
+        ids.append(int(twin["id"]))
+    elif pin and twin is None and run["criterion"] != "random":
+        note, button = st.columns([3, 1], vertical_alignment="center")
+        note.caption(f"No finished random-baseline run matches {widgets.plain(run['run'])} yet.")
+        if button.button("Queue it", key=f"queue_random_{run['id']}"):
+            try:
+                st.toast(f"Queued #{services.queue_baseline(int(run['id']))}")
+                services.start_worker_if_needed()
+            except services.UserInputError as error:
+                widgets.show_issue(error.field, error.message)
+picked = runs.set_index("id").loc[ids].reset_index()
+if by_seed:  # every finished seed of a picked recipe joins its group, in the order picked
+    chosen = pd.concat([runs[runs["group"] == g] for g in dict.fromkeys(picked["group"])])
+else:
+    chosen = picked.assign(group=picked["id"].astype(str))
+grouped = compare.groups(chosen)
+documents = {int(i): services.results(int(i)) for i in grouped["id"]}
+missing = [i for i, document in documents.items() if document is None]
+if missing:
+    widgets.show_issue("artifacts", f"the results of run #{missing[0]} are missing on disk")
+    st.stop()
+labels = dict(zip(grouped["id"], grouped["label"], strict=True))
+diff = tables.recipe_diff({labels[i]: documents[i]["recipe"] for i in grouped["id"]})  # type: ignore[index]
 differing = diff[diff["differs"]].drop(columns="differs")
-reference = chosen["test_accuracy"].iloc[0]
+reference_ids = grouped["ids"].iloc[0]
+reference = chosen[chosen["id"].isin(reference_ids)]["test_accuracy"].mean()
+reference_name = str(labels[grouped["id"].iloc[0]]).split()[0]
 
-for column, run_id in zip(st.columns(len(ids)), ids, strict=True):
-    label, accuracy = labels[run_id], documents[run_id]["summary"]["test_accuracy"]
+for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), strict=True):
+    members = chosen[chosen["id"].isin(group["ids"])]
     with column, st.container(border=True):
-        st.markdown(f"#### {widgets.plain(label)}")
-        shown = widgets.fmt_pct(accuracy)
-        if run_id == ids[0] or accuracy is None or pd.isna(reference):
-            st.metric(
-                "test accuracy", shown, delta="reference", delta_color="off", delta_arrow="off"
-            )
-        else:
-            versus = labels[ids[0]].split()[0]
-            st.metric("test accuracy", shown, delta=f"{accuracy - reference:+.1%} vs {versus}")
-        for field, value in differing[label].items():  # recipe values: escaped, never markup
-            st.html(f"<span style='{HIGHLIGHT}'>{html.escape(f'{field}: {value}')}</span>")
+        st.markdown(f"#### {widgets.plain(group['label'])}")
+        if len(members) > 1:
+            st.caption(f"seeds {', '.join(map(str, group['seeds']))}: mean ± std (n)")
+        is_reference = group["ids"] == reference_ids
+        gap = facts.pp(members["test_accuracy"].mean() - reference)
+        versus = "reference" if is_reference else f"{gap} vs {reference_name}"
+        st.metric(
+            "test accuracy (final)",
+            compare.cell(members["test_accuracy"], "test_accuracy"),
+            delta=versus,
+            delta_color="off" if is_reference else "normal",
+            delta_arrow="off" if is_reference else "auto",
+        )
+        st.metric(
+            "val accuracy right after pruning",
+            compare.cell(members["val_after_pruning"], "val_after_pruning"),
+            delta=f"{compare.cell(members['recovered'], 'recovered')} by finetuning",
+            delta_color="off",
+            delta_arrow="off",
+        )
+        best, dense = facts.size_headline(members.iloc[0].to_dict())
+        st.metric("size, best format", best, delta=dense, delta_color="off", delta_arrow="off")
+        if group["label"] in differing:
+            for field, value in differing[group["label"]].items():  # escaped, never markup
+                st.html(f"<span style='{HIGHLIGHT}'>{html.escape(f'{field}: {value}')}</span>")
         st.plotly_chart(
-            figures.run_layers(run_id, title="per-layer sparsity", height=300),
-            key=f"compare_layers_{run_id}",
+            figures.run_layers(int(group["id"]), title="per-layer sparsity", height=300),
+            key=f"compare_layers_{group['id']}",
         )
 
 st.subheader("Recipe")
@@ -77,8 +122,11 @@ else:
     )
 
 st.subheader("Metrics")
-st.dataframe(tables.metrics_table(chosen), width="stretch")
+st.dataframe(compare.metrics_table(chosen, grouped), width="stretch")
+st.caption("Differences between accuracies are in percentage points (pp).")
 
 layers, curves = figures.overlays(labels)
 st.plotly_chart(layers, key="compare_layers_overlay")
 st.plotly_chart(curves, key="compare_curves_overlay")
+if (chosen["structure"] == "2:4").any():
+    cards.gpu_card(key="gpu_compare")

@@ -60,10 +60,14 @@ with right, st.container(border=True):
 
 recipe, problems, plan = services.check_recipe(draft)
 # what was typed or uploaded, then everything the engine's check finds
-issues = upload_issues + form_issues + problems
+issues = list(dict.fromkeys(upload_issues + form_issues + problems))  # each shown once
 for issue in issues:  # every problem is shown, so the count below matches what is on screen
     with slots[SECTION_OF.get(issue.field.split(".")[0], "pruning")]:
-        widgets.show_issue(issue.field, issue.message)
+        widgets.show_issue(issue.field, issue.message, form=True)
+warnings = services.guardrails(recipe, plan) if recipe is not None and not issues else []
+for warning in warnings:  # advice, never a block: the recipe still queues
+    with slots["pruning"]:
+        widgets.show_warning(warning.field, warning.message, form=True)
 
 with layer_slot:
     st.markdown("**Layers and what this recipe does to them**")
@@ -101,7 +105,7 @@ if recipe is not None and not issues:
     with st.expander("Recipe YAML (what the run and the export will contain)"):
         st.code(recipe.to_yaml(), language="yaml")
 else:
-    count = len(issues)
+    count = len(issues)  # the red boxes above, one per problem
     st.warning(f"Fix the {count} problem{'s' if count > 1 else ''} above to queue this recipe.")
 
 run_col, sweep_col = st.columns([1, 2], gap="large")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import services
-from dashboard.charts import tables
+from dashboard.charts import display, tables
 from dashboard.components import widgets
 
 st.title("Export")
@@ -51,7 +51,12 @@ cols[1].download_button(
     width="stretch",
     icon=":material/memory:",
 )
-layers_csv = pd.DataFrame(document["layers"]).to_csv(index=False)
+cli_csv = services.artifact_path(run_id, "layers.csv")  # what `pruning-core run` writes
+layers_csv = (
+    cli_csv.read_text(encoding="utf-8")
+    if cli_csv.is_file()
+    else display.layer_table(document["layers"]).to_csv(index=False)  # shapes as AxB too
+)
 cols[2].download_button(
     "Per-layer results (CSV)",
     layers_csv,
@@ -94,7 +99,7 @@ with right:
     st.markdown(
         "- *recipe*: every field of the run, defaults resolved\n"
         "- *pruned weights*: safetensors, zeros in place, at the run's precision\n"
-        "- *per-layer results*: shape, params, nonzeros, sparsity, MACs per layer\n"
+        "- *per-layer results*: the run's `layers.csv`, as the CLI writes it (shapes as `AxB`)\n"
         "- *summary*: recipe fields and metrics in one row"
     )
 

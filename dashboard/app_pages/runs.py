@@ -1,4 +1,4 @@
-"""Runs: the live queue (progress, cancel), every run in a table, one run in detail."""
+"""Runs: the live queue (position, ETA, progress, cancel), every run in a table, one in detail."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import services
-from dashboard.components import run_details, widgets
+from dashboard.components import run_details, runs_table, widgets
 
 ACTIVE = ("queued", "running")
 SHOWN_QUEUED = 10
@@ -32,10 +32,13 @@ def live_queue() -> None:
     if active.empty:
         st.caption("Nothing queued or running. Queue runs on the Configure page.")
         return
+    waits = services.queue_view().set_index("id")
     running = active[active["state"] == "running"].sort_values("id")
-    queued = active[active["state"] == "queued"].sort_values("id")
+    queued = active[active["state"] == "queued"]
+    queued = queued.assign(position=queued["id"].map(waits["position"])).sort_values("position")
     for _, run in pd.concat([running, queued.head(SHOWN_QUEUED)]).iterrows():
-        widgets.progress_row(run)
+        wait = waits.loc[run["id"]].to_dict() if run["id"] in waits.index else {}
+        widgets.progress_row(run, wait)
     if len(queued) > SHOWN_QUEUED:
         st.caption(f"... and {len(queued) - SHOWN_QUEUED} more queued")
     if len(queued) > 1 and st.button(f"Cancel all {len(queued)} queued", key="cancel_all_queued"):
@@ -64,42 +67,9 @@ states = left.multiselect(
 models = ["all models", *sorted(runs["model"].dropna().unique())]
 model = right.selectbox("model", models, key="runs_model")
 shown = runs[runs["state"].isin(states)] if states else runs
-shown = shown if model == "all models" else shown[shown["model"] == model]
-st.dataframe(
-    shown,
-    hide_index=True,
-    width="stretch",
-    height=min(38 + 35 * len(shown), 420),
-    column_order=[
-        "run",
-        "state",
-        "model",
-        "structure",
-        "target_sparsity",
-        "test_accuracy",
-        "accuracy_delta",
-        "sparsity_total",
-        "theoretical_speedup",
-        "precision",
-        "epochs",
-        "schedule",
-        "sweep",
-        "created",
-        "duration_s",
-        "error",
-    ],
-    column_config={
-        "run": st.column_config.TextColumn("run", width="medium"),
-        "target_sparsity": st.column_config.NumberColumn("target", format="percent"),
-        "test_accuracy": st.column_config.NumberColumn("test acc", format="percent"),
-        "accuracy_delta": st.column_config.NumberColumn("vs dense", format="percent"),
-        "sparsity_total": st.column_config.NumberColumn("model sparsity", format="percent"),
-        "theoretical_speedup": st.column_config.NumberColumn("speedup (theor.)", format="%.2fx"),
-        "created": st.column_config.DatetimeColumn("queued at", format="YYYY-MM-DD HH:mm:ss"),
-        "duration_s": st.column_config.NumberColumn("seconds", format="%.1f"),
-        "error": st.column_config.TextColumn("error", width="large"),
-    },
-)
+shown = (shown if model == "all models" else shown[shown["model"] == model]).reset_index(drop=True)
+selected = runs_table.show(shown)
+runs_table.actions(runs, selected)
 
 st.subheader("Run details")
 finished = runs[runs["state"] == "done"]
@@ -107,4 +77,4 @@ finished = finished if not finished.empty else runs[~runs["state"].isin(ACTIVE)]
 default = int(finished["id"].iloc[0]) if not finished.empty else None
 run_id = widgets.run_picker(runs, "run", key="runs_detail", default_id=default)
 if run_id is not None:
-    run_details.show(runs[runs["id"] == run_id].iloc[0])
+    run_details.show(runs[runs["id"] == run_id].iloc[0], runs)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import charts, services
 from dashboard.charts import tables
+from dashboard.components import cards
 
 ALL = "all finished runs"
 
@@ -14,6 +15,10 @@ st.caption(
     "Which criterion keeps accuracy best as sparsity grows? Bands show mean ± std over seeds."
 )
 runs = services.runs_frame()
+if runs.empty or not (runs["state"] == "done").any():
+    cards.getting_started("sweeps")
+    if runs.empty:
+        st.stop()
 sweeps = [sweep for sweep in dict.fromkeys(runs["sweep"].dropna())] if not runs.empty else []
 
 
@@ -50,7 +55,7 @@ if source == ALL and not runs.empty:
     rows = rows[rows["epochs"] == epochs]
 if rows.empty:
     st.info(
-        "No runs yet. Use **Queue sweep** on the Configure page "
+        "No runs match these choices. Use **Queue sweep** on the Configure page "
         "to run criteria x sparsities x seeds."
     )
     st.stop()
@@ -69,9 +74,27 @@ metric = st.radio(
     format_func=lambda m: m.replace("_", " "),
 )
 dense = done["dense_test_accuracy"].mean() if metric == "test_accuracy" and not done.empty else None
-st.plotly_chart(charts.accuracy_vs_sparsity_chart(done, metric, dense=dense), key="sweeps_chart")
+after = st.toggle(
+    "also right after pruning (before finetuning)",
+    value=True,
+    key="sweeps_after",
+    help="Validation accuracy at the last pruning step, before the finetuning that follows: "
+    "what each criterion costs before finetuning hides it",
+)
+st.plotly_chart(
+    charts.accuracy_vs_sparsity_chart(
+        done, metric, dense=dense, after="val_after_pruning" if after else None
+    ),
+    key="sweeps_chart",
+)
 if not done.empty and "random" not in set(done["criterion"]):
     st.caption("Add the **random** criterion to the sweep to see the control baseline.")
 if not done.empty:
     st.caption(f"Mean ± std of {metric.replace('_', ' ')} over seeds (number of seeds in brackets)")
     st.dataframe(tables.sweep_table(charts.aggregate_seeds(done, metric)), width="stretch")
+    if done["val_after_pruning"].notna().any():
+        st.caption("Val accuracy right after pruning, before finetuning (mean ± std over seeds)")
+        st.dataframe(
+            tables.sweep_table(charts.aggregate_seeds(done, "val_after_pruning")),
+            width="stretch",
+        )

@@ -28,13 +28,14 @@ def shape_text(shape: object) -> str:
 
 def _upstream_share(original: object, now: object, sparsity: float) -> float:
     """Share of the layer's original weights removed because upstream outputs went away."""
-    plain = isinstance(original, list) and isinstance(now, list) and len(original) == len(now)
-    if not plain or len(now) < 2 or any(isinstance(side, list) for side in now):  # type: ignore[arg-type]
+    if not (isinstance(original, list) and isinstance(now, list)) or len(original) != len(now):
         return 0.0
-    out_now, out_was, in_now, in_was = now[0], original[0], now[1], original[1]  # type: ignore[index]
+    if len(now) < 2 or any(isinstance(side, list) for side in now):  # factorized: no channels
+        return 0.0
+    out_now, out_was, in_now, in_was = now[0], original[0], now[1], original[1]
     if not in_was or in_now >= in_was:
         return 0.0
-    return min(sparsity, (1 - in_now / in_was) * (out_now / out_was))
+    return float(min(sparsity, (1 - in_now / in_was) * (out_now / out_was)))
 
 
 def removal_parts(layers: pd.DataFrame) -> pd.DataFrame:

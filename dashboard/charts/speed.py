@@ -36,7 +36,7 @@ def configurations(measured: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (run, device), group in measured.groupby(["run", "device"], sort=False, dropna=False):
         speedups = group["speedup"].astype(float)
-        times = pd.to_numeric(group.get("median_ms"), errors="coerce")
+        times = pd.to_numeric(group.get("median_ms", pd.Series(dtype=float)), errors="coerce")
         rows.append(
             {
                 "run": run,
@@ -47,7 +47,7 @@ def configurations(measured: pd.DataFrame) -> pd.DataFrame:
                 "count": len(group),
                 "date": max(str(date) for date in group["date"]),
                 "median_ms": float(times.median()) if times.notna().any() else None,
-                "sources": ", ".join(dict.fromkeys(str(s) for s in group["source"])),
+                "sources": ", ".join(dict.fromkeys(str(s) for s in group.get("source", []))),
             }
         )
     frame = pd.DataFrame(rows, columns=CONFIGURATION_COLUMNS)

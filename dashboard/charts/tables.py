@@ -33,19 +33,6 @@ FACT_COLUMNS = [
     "dense_bytes",
     "metric",
 ]
-METRICS = {
-    "test_accuracy": "test accuracy",
-    "val_accuracy": "val accuracy",
-    "dense_test_accuracy": "dense test accuracy",
-    "accuracy_delta": "test accuracy vs dense",
-    "sparsity_pruned_layers": "sparsity (pruned layers)",
-    "sparsity_total": "sparsity (whole model)",
-    "nonzero_params": "nonzero params",
-    "size_bytes": "size (bytes, dense storage)",
-    "size_bytes_best": "size (bytes, best format per layer)",
-    "theoretical_speedup": "theoretical speedup (MACs ratio)",
-    "seconds": "run time (s)",
-}
 
 
 def run_label(run_id: int, recipe: dict[str, Any], structure: str, fixed: bool) -> str:
@@ -64,7 +51,8 @@ def run_label(run_id: int, recipe: dict[str, Any], structure: str, fixed: bool) 
     amount = "" if fixed or sparsity is None else f" {float(sparsity):.0%}"
     compression = recipe.get("compression") or {}
     squeezed = {"lowrank": " low-rank", "weight_sharing": f" ws{compression.get('clusters', '')}"}
-    extra = squeezed.get(compression.get("kind"), "") if isinstance(compression, dict) else ""
+    kind = str(compression.get("kind")) if isinstance(compression, dict) else ""
+    extra = squeezed.get(kind, "")
     return (
         f"#{run_id} {recipe.get('criterion', '?')} {structure}{amount} "
         f"{recipe.get('precision', 'fp32')}{extra} s{recipe.get('seed', 0)}"
@@ -169,25 +157,6 @@ def recipe_diff(recipes: dict[str, dict[str, Any]]) -> pd.DataFrame:
 
 def _text(value: Any) -> str:
     return "null" if value is None else str(value)
-
-
-def metrics_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Metrics as rows, runs (by label) as columns, formatted for reading."""
-    formats = {
-        "size_bytes": "{:,.0f}",
-        "size_bytes_best": "{:,.0f}",
-        "nonzero_params": "{:,.0f}",
-        "theoretical_speedup": "{:.2f}x",
-        "seconds": "{:.1f}",
-    }
-    rows = {}
-    for column in (column for column in METRICS if column in runs):
-        pattern = formats.get(column, "{:.2%}")
-        rows[METRICS[column]] = [
-            pattern.format(value) if isinstance(value, int | float) and pd.notna(value) else "n/a"
-            for value in runs[column]
-        ]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(runs["run"]))
 
 
 def recipe_yaml(recipe: dict[str, Any]) -> str:

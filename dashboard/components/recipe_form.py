@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import services
-from dashboard.components import widgets
+from dashboard.components import controls, widgets
 
 STRUCTURES = {
     "unstructured": "unstructured (single weights)",
@@ -102,7 +102,7 @@ def pruning_section(model: str) -> tuple[dict[str, Any], list[services.Issue]]:
     )
     structure: dict[str, Any] = {"kind": kind, **SIZE_INPUTS.get(kind, _no_sizes)()}
     structure["skip_incompatible"] = st.checkbox(
-        "skip layers whose shape does not fit",
+        controls.CONTROLS["structure.skip_incompatible"],
         key=widgets.form_key("cfg_skip_incompatible", False),
         help="Leave such layers dense instead of refusing the recipe",
     )

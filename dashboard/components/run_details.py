@@ -1,4 +1,4 @@
-"""One run in detail (Runs page): status, metrics, charts, layer table, recipe, actions."""
+"""One run in detail (Runs page): status, headline metrics, charts, layer table, recipe, actions."""
 
 from __future__ import annotations
 
@@ -6,36 +6,41 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, services
-from dashboard.charts import tables
-from dashboard.components import widgets
+from dashboard.charts import display, facts, tables
+from dashboard.components import cards, runs_table, widgets
 from dashboard.services import figures
 
 ACTIVE = ("queued", "running")
 
 
-def show(run: pd.Series) -> None:
-    """Everything about one run; ``run`` is a row of ``services.runs_frame()``."""
+def show(run: pd.Series, runs: pd.DataFrame) -> None:
+    """Everything about one run; ``run`` is a row of ``services.runs_frame()`` (``runs``)."""
     run_id = int(run["id"])
     if run["state"] == "failed":
-        widgets.show_issue(run["error_field"] or "run", run["error"] or "failed without a reason")
+        widgets.show_issue(
+            run["error_field"] or "run", run["error"] or "failed without a reason", form=True
+        )
     elif run["state"] == "cancelled":
         st.info("This run was cancelled.")
     elif run["state"] in ACTIVE:
         st.info(f"This run is {run['state']}; its details appear when it is done.")
     document = services.results(run_id) if run["state"] == "done" else None
     if document is not None:
-        _metrics(document["summary"], run["accuracy_delta"])
+        headline(document["summary"], run)
+        if run["structure"] == "2:4":
+            cards.gpu_card(document["summary"], key=f"gpu_{run_id}")
         tabs = st.tabs(
-            [
-                "Per-layer sparsity",
-                "Accuracy curve",
-                "Reconstruction error",
-                "Layer table",
-                "Recipe",
-            ]
-        )
+            ["Per-layer sparsity", "Accuracy curve", "Reconstruction error", "Layer table",
+             "Recipe"]
+        )  # fmt: skip
         with tabs[0]:
             st.plotly_chart(figures.run_layers(run_id), key="detail_layers")
+            if run["structure"] == "channel":
+                st.caption(
+                    "Removing a layer's output channels also removes the next layer's inputs "
+                    "that read them: hatched, *inputs removed upstream*. A layer kept dense "
+                    "can lose inputs that way too."
+                )
         with tabs[1]:
             st.plotly_chart(figures.run_curves(run_id), key="detail_curves")
         with tabs[2]:
@@ -48,12 +53,7 @@ def show(run: pd.Series) -> None:
                 "dense model: ||XW^T - XW'^T||^2 / ||XW^T||^2, right after the last pruning step."
             )
         with tabs[3]:
-            st.dataframe(
-                pd.DataFrame(document["layers"]),
-                hide_index=True,
-                width="stretch",
-                column_config={"sparsity": st.column_config.NumberColumn(format="percent")},
-            )
+            st.dataframe(display.layer_view(document["layers"]), width="stretch")
         with tabs[4]:
             where = document["environment"]
             st.code(tables.recipe_yaml(document["recipe"]), language="yaml")
@@ -61,31 +61,40 @@ def show(run: pd.Series) -> None:
                 f"Computed on {where.get('platform', '?')}, torch {where.get('torch', '?')}, "
                 f"{where.get('date', '')}"
             )
-    _actions(run_id, run["state"] in ACTIVE)
+    _actions(run_id, run["state"] in ACTIVE, runs)
 
 
-def _metrics(summary: dict, delta: float) -> None:
+def headline(summary: dict, run: pd.Series) -> None:
+    """Final test accuracy, the val accuracy right after pruning -> after finetuning, size."""
     cols = st.columns(5)
+    delta = run["accuracy_delta"]
     cols[0].metric(
-        "test accuracy",
-        widgets.fmt_pct(summary["test_accuracy"]),
-        delta=None if pd.isna(delta) else f"{delta:+.1%} vs dense",
+        "test accuracy (final)",
+        widgets.fmt_pct(summary.get("test_accuracy")),
+        delta=None if pd.isna(delta) else f"{widgets.fmt_pp(delta)} vs dense",
     )
-    cols[1].metric("sparsity (pruned layers)", widgets.fmt_pct(summary["sparsity_pruned_layers"]))
-    cols[2].metric(
-        "nonzero params",
-        f"{summary['nonzero_params']:,}",
-        help=f"of {summary['params_original']:,}",
-    )
-    cols[3].metric(
+    after, final = run.get("val_after_pruning"), summary.get("val_accuracy")
+    cols[1].metric(
+        "val accuracy right after pruning",
+        widgets.fmt_pct(after),
+        delta=None if after is None or pd.isna(after) or final is None
+        else f"{widgets.fmt_pp(final - after)} by finetuning",
+        help="Before any finetuning: what the pruning alone cost. The final val accuracy is "
+        f"{widgets.fmt_pct(final)}.",
+    )  # fmt: skip
+    cols[2].metric("sparsity (pruned layers)", widgets.fmt_pct(summary["sparsity_pruned_layers"]))
+    best, dense = facts.size_headline({**run.to_dict(), "precision": summary.get("precision")})
+    cols[3].metric("size, best format", best, delta=dense, delta_color="off", delta_arrow="off",
+                   help="Smallest storage format that applies to this run (exact bytes: "
+                   "values + indices + metadata), beside dense storage")  # fmt: skip
+    cols[4].metric(
         "theoretical speedup",
         f"{summary['theoretical_speedup']:.2f}x",
         help=summary.get("speedup_kind", "MACs ratio"),
     )
-    cols[4].metric(f"size ({summary['precision']})", f"{summary['size_bytes'] / 1024:,.0f} KiB")
 
 
-def _actions(run_id: int, active: bool) -> None:
+def _actions(run_id: int, active: bool, runs: pd.DataFrame) -> None:
     left, right, _ = st.columns([1, 1, 4])
     if left.button("Queue again", key="again", help="A new run with the same recipe"):
         new_id = services.queue_again(run_id)
@@ -93,5 +102,5 @@ def _actions(run_id: int, active: bool) -> None:
         st.toast(f"Queued #{new_id}")
         st.rerun()
     if right.button("Delete", key="delete", disabled=active, help="Remove the run and its files"):
-        services.delete_run(run_id)
-        st.rerun()
+        runs_table.ask_delete([run_id], "details")
+    runs_table.confirm(runs, "details")

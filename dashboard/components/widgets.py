@@ -10,6 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import services
+from dashboard.charts import queue as queue_text
+from dashboard.components import controls
 
 FORM_PREFIX = "cfg_"
 # characters that start Markdown (or Streamlit directive / HTML) syntax inside a line
@@ -64,6 +66,17 @@ def sidebar_status() -> None:
         workers = services.worker_lines()
         if workers:
             st.caption("Worker: " + "; ".join(workers))
+            if st.button(
+                "Stop worker",
+                key="stop_worker",
+                icon=":material/stop_circle:",
+                help="Stops the worker process; a run in progress goes back to the queue "
+                "and waits for the next worker. A worker this dashboard started also "
+                "stops when the dashboard stops.",
+            ):
+                stopped = services.stop_all_workers()
+                st.toast(f"Stopped worker pid {', '.join(map(str, stopped)) or '-'}")
+                st.rerun()
         elif problem := services.worker_problem():
             st.error("**worker**: the worker process exited while starting:")
             st.code(problem, language=None)
@@ -71,6 +84,9 @@ def sidebar_status() -> None:
             st.warning(
                 "Runs are queued but no worker is running. Start one with `pruning-core worker`."
             )
+            if st.button("Start a worker", key="start_worker", icon=":material/play_circle:"):
+                services.start_worker_if_needed()
+                st.rerun()
         else:
             st.caption("Worker: none running (one starts when you queue a run)")
         st.caption(f"Store: {plain(services.store().path)}")
@@ -94,9 +110,25 @@ def plugin_warning() -> None:
         show_issue("PRUNING_CORE_PLUGINS", problem)
 
 
-def show_issue(field: str, message: str) -> None:
-    """A user error, naming the field (never a traceback); values in it stay plain text."""
-    st.error(f"**{plain(field)}**: {plain(message)}", icon=":material/error:")
+def show_issue(field: str, message: str, form: bool = False) -> None:
+    """A user error naming the field (never a traceback); values in it stay plain text.
+
+    With ``form``, about a recipe field of the Configure form: the message names the
+    on-screen control too (``**start step** (schedule.start_step): ...``).
+    """
+    st.error(_titled(field, message, form), icon=":material/error:")
+
+
+def show_warning(field: str, message: str, form: bool = False) -> None:
+    """A warning (nothing is blocked) worded like :func:`show_issue`."""
+    st.warning(_titled(field, message, form), icon=":material/warning:")
+
+
+def _titled(field: str, message: str, form: bool) -> str:
+    name = controls.control(field) if form else None
+    if name is None or name == field:
+        return f"**{plain(field)}**: {plain(message)}"
+    return f"**{plain(name)}** ({plain(field)}): {plain(message)}"
 
 
 def run_picker(
@@ -136,8 +168,12 @@ def runs_picker(
     )
 
 
-def progress_row(run: pd.Series) -> None:
-    """One queued or running run: label, progress bar with phase, cancel button."""
+def progress_row(run: pd.Series, wait: dict[str, Any] | None = None) -> None:
+    """One queued or running run: label, progress bar or queue position and ETA, cancel.
+
+    ``wait``: the run's row of ``services.queue_view()`` (position, expected_s, eta_s).
+    """
+    wait = wait or {}
     left, right = st.columns([6, 1], vertical_alignment="center")
     with left:
         name = f"**{plain(run['run'])}** · {plain(run['model'])}"
@@ -145,9 +181,11 @@ def progress_row(run: pd.Series) -> None:
             text = f"{name} · {plain(run['phase'])} {run['progress']:.0%}"
             if run["message"]:
                 text += f" · {plain(run['message'])}"
+            if wait.get("eta_s") is not None:
+                text += f" · about {queue_text.duration_text(wait['eta_s'])} left"
             st.progress(float(run["progress"]), text=text)
         else:
-            st.markdown(f":material/schedule: {name} · queued")
+            st.markdown(f":material/schedule: {name} · queued{_wait_text(wait)}")
     with right:
         disabled = bool(run["cancel_requested"])
         if st.button(
@@ -158,6 +196,27 @@ def progress_row(run: pd.Series) -> None:
         ):
             services.cancel(int(run["id"]))
             st.rerun()
+
+
+def _wait_text(wait: dict[str, Any]) -> str:
+    """`` · #2 in the queue · done in about 3 min (from 4 similar runs)``."""
+    if not wait.get("position"):
+        return ""
+    text = f" · #{int(wait['position'])} in the queue"
+    if wait.get("eta_s") is not None and wait.get("eta_s") == wait.get("eta_s"):
+        similar = int(wait.get("similar") or 0)
+        at_least = "at least " if wait.get("partial") else "about "
+        text += f" · done in {at_least}{queue_text.duration_text(wait['eta_s'])}"
+        text += f" (from {similar} similar finished run{'s' if similar != 1 else ''})"
+    else:
+        text += " · no similar finished run yet to estimate its time"
+    return text
+
+
+def fmt_pp(delta: object) -> str:
+    """A difference of two shares in percentage points: ``-0.006`` -> ``-0.6 pp``."""
+    ok = isinstance(delta, int | float) and pd.notna(delta)
+    return f"{delta * 100:+.1f} pp" if ok else "n/a"  # type: ignore[operator]
 
 
 def fmt_pct(value: object) -> str:

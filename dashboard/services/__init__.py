@@ -2,10 +2,12 @@
 
 Pages and components call these functions and never import the engine themselves; the
 services use only the engine's public surface (``import pruning_core``) and its run
-store (``pruning_core.runs``). Long
-work (a run, a profile) is only ever queued here; a worker process executes it.
+store (``pruning_core.runs``). Long work (a run, a profile) is only ever queued here; a
+worker process executes it.
 """
 
+from dashboard.services import gpu
+from dashboard.services.examples import example_size, example_text, queue_example
 from dashboard.services.models import (
     criteria,
     default_skip,
@@ -19,18 +21,31 @@ from dashboard.services.models import (
     save_upload,
 )
 from dashboard.services.plugins import plugin_problem
-from dashboard.services.recipes import Issue, check_recipe, check_sweep, estimate, sweep_recipes
+from dashboard.services.queue import (
+    queue_view,
+    start_worker_if_needed,
+    stop_all_workers,
+    stop_started_workers,
+)
+from dashboard.services.recipes import (
+    Issue,
+    check_recipe,
+    check_sweep,
+    estimate,
+    guardrails,
+    queue_baseline,
+    sweep_recipes,
+)
 from dashboard.services.results import measurements, results, size_rows, this_device
+from dashboard.services.runs import run_facts, runs_frame
 from dashboard.services.store import (
     artifact_path,
     cancel,
-    delete_run,
+    delete_runs,
     queue_again,
     queue_run,
     queue_sweep,
     recover,
-    runs_frame,
-    start_worker_if_needed,
     store,
     worker_lines,
     worker_problem,
@@ -47,11 +62,15 @@ __all__ = [
     "check_sweep",
     "criteria",
     "default_skip",
-    "delete_run",
+    "delete_runs",
     "dense_accuracy",
     "estimate",
+    "example_size",
+    "example_text",
     "file_stamp",
     "fixes_sparsity",
+    "gpu",
+    "guardrails",
     "layer_table",
     "measurements",
     "model_description",
@@ -60,15 +79,21 @@ __all__ = [
     "parse_structure",
     "plugin_problem",
     "queue_again",
+    "queue_baseline",
+    "queue_example",
     "queue_run",
     "queue_sweep",
+    "queue_view",
     "recipe_choices",
     "recover",
     "results",
+    "run_facts",
     "runs_frame",
     "save_upload",
     "size_rows",
     "start_worker_if_needed",
+    "stop_all_workers",
+    "stop_started_workers",
     "store",
     "structure_label",
     "sweep_recipes",

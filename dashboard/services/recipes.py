@@ -14,6 +14,7 @@ import streamlit as st
 
 import pruning_core
 from dashboard.services.models import dense_accuracy, file_stamp, layer_table
+from dashboard.services.store import store
 
 Issue = pruning_core.Problem  # a problem with its field, shown next to the form
 PRUNE = "prune"
@@ -73,6 +74,49 @@ def estimate(recipe: Any, plan: pd.DataFrame) -> dict[str, float]:
     }
 
 
+HIGH_SPARSITY = 0.95  # above this, accuracy usually collapses: warn, do not block
+FEW_CHANNELS = 2
+
+
+def guardrails(recipe: Any, plan: pd.DataFrame) -> list[Issue]:
+    """Warnings (never blocks) for layers a recipe nearly empties.
+
+    A pruned layer above 95% sparsity, or a channel-pruned layer left with 1 or 2 output
+    channels, usually breaks the model. Per-layer targets as :func:`estimate` assumes
+    them (uniform or explicit; global, ERK and OWL decide per layer while running).
+    """
+    explicit = recipe.layer_sparsity
+    found: list[Issue] = []
+    for _, layer in plan[plan["plan"] == PRUNE].iterrows():
+        target = explicit.get(layer["layer"], 0.0) if explicit is not None else recipe.sparsity
+        if recipe.structure.implied_sparsity is not None:
+            target = recipe.structure.implied_sparsity if target else 0.0
+        out, cols = (int(side) for side in str(layer["view_2d"]).split("x"))
+        field = f"layer_sparsity.{layer['layer']}" if explicit is not None else "sparsity"
+        if recipe.structure.removes_channels:
+            kept = max(1, round(out * (1 - target)))
+            if kept <= FEW_CHANNELS and target > 0:
+                found.append(
+                    Issue(
+                        field,
+                        f"'{layer['layer']}' would keep about {kept} of {out} output channels "
+                        f"at {target:.0%}: the model can hardly pass information through it",
+                    )
+                )
+                continue
+        if target > HIGH_SPARSITY:
+            kept = round(out * cols * (1 - target))
+            found.append(
+                Issue(
+                    field,
+                    f"'{layer['layer']}' would keep about {kept:,} of {out * cols:,} weights "
+                    f"({target:.0%} sparsity); above {HIGH_SPARSITY:.0%} accuracy usually "
+                    "collapses",
+                )
+            )
+    return found
+
+
 def sweep_recipes(
     recipe: Any, names: list[str], sparsities: list[float], seeds: list[int]
 ) -> list[Any]:
@@ -87,3 +131,19 @@ def check_sweep(recipes: list[Any]) -> list[Issue]:
         first.setdefault(recipe.criterion, recipe)
     found = [problem for recipe in first.values() for problem in inspect(recipe)[0]]
     return list(dict.fromkeys(found))
+
+
+def queue_baseline(run_id: int) -> int:
+    """Queue run ``run_id``'s recipe with the random criterion (its baseline); returns the id.
+
+    Raises:
+        UserInputError: the run is gone, or the baseline recipe does not pass the check.
+    """
+    record = store().get(run_id)
+    if record is None:
+        raise pruning_core.UserInputError("run", f"run #{run_id} no longer exists")
+    recipe = pruning_core.parse_recipe({**record.recipe, "criterion": "random"})
+    problems = inspect(recipe)[0]
+    if problems:
+        raise problems[0].as_error()
+    return store().enqueue(recipe, label=f"baseline of #{run_id}")

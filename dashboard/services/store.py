@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from pruning_core.runs.launcher import ensure_worker, startup_failure
+from pruning_core.runs.launcher import startup_failure
 from pruning_core.runs.store import RunStore, default_store_path
 
 AUTOSTART_ENV = "PRUNING_CORE_AUTOSTART_WORKER"  # "0": never start a worker (tests)
@@ -32,13 +32,6 @@ def store() -> RunStore:
     """The run store: ``-- --store PATH``, ``$PRUNING_CORE_STORE`` or ``./runs/runs.sqlite``."""
     path = Path(_store_arg() or default_store_path()).resolve()
     return _open_store(str(path / "runs.sqlite" if path.is_dir() else path))
-
-
-def start_worker_if_needed() -> int | None:
-    """Start a worker process if runs wait and none is alive; returns its pid if started."""
-    if os.environ.get(AUTOSTART_ENV, "1") == "0" or store().counts()["queued"] == 0:
-        return None
-    return ensure_worker(store())
 
 
 def worker_lines() -> list[str]:
@@ -64,10 +57,10 @@ def queue_run(recipe: Any) -> int:
     return store().enqueue(recipe, label="single")
 
 
-def queue_sweep(recipes: list[Any]) -> list[int]:
-    """Queue a sweep's recipes under one new sweep id."""
-    sweep_id = f"sweep {time.strftime('%m-%d %H:%M:%S')} {os.urandom(2).hex()}"
-    return store().enqueue_many(recipes, label="sweep", sweep=sweep_id)
+def queue_sweep(recipes: list[Any], name: str = "sweep") -> list[int]:
+    """Queue a sweep's recipes under one new sweep id (``<name> <date> <tag>``)."""
+    sweep_id = f"{name} {time.strftime('%m-%d %H:%M:%S')} {os.urandom(2).hex()}"
+    return store().enqueue_many(recipes, label=name, sweep=sweep_id)
 
 
 def cancel(run_id: int) -> str | None:
@@ -81,12 +74,23 @@ def queue_again(run_id: int) -> int | None:
     return store().enqueue(record.recipe, label=f"again #{run_id}") if record else None
 
 
-def delete_run(run_id: int) -> bool:
-    """Delete a finished run and its artifacts."""
-    if not store().delete([run_id]):
-        return False
-    shutil.rmtree(store().artifacts_dir(run_id), ignore_errors=True)
-    return True
+def delete_runs(run_ids: list[int]) -> dict[str, Any]:
+    """Delete finished runs and their artifact folders.
+
+    Returns:
+        ``deleted`` (ids), ``kept`` (ids still queued or running, never deleted),
+        ``files`` and ``bytes`` removed from disk.
+    """
+    deleted = store().delete(run_ids)
+    files = size = 0
+    for run_id in deleted:
+        folder = store().artifacts_dir(run_id)
+        found = [path for path in folder.rglob("*") if path.is_file()] if folder.is_dir() else []
+        files += len(found)
+        size += sum(path.stat().st_size for path in found)
+        shutil.rmtree(folder, ignore_errors=True)
+    kept = [run_id for run_id in run_ids if run_id not in deleted]
+    return {"deleted": deleted, "kept": kept, "files": files, "bytes": size}
 
 
 def artifact_path(run_id: int, name: str) -> Path:

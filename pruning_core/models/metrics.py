@@ -47,10 +47,10 @@ def top_k_accuracy(
     correct = 0
     try:
         for start in range(0, len(y), batch_size):
-            logits = model(x[start : start + batch_size].to(dtype)).float()
-            if logits.dim() != 2 or logits.shape[1] <= k:
-                return None
-            top = logits.topk(k, dim=1).indices
+            logits = model(x[start : start + batch_size].to(dtype))
+            if not isinstance(logits, torch.Tensor) or logits.dim() != 2 or logits.shape[1] <= k:
+                return None  # not plain class logits, or too few classes
+            top = logits.float().topk(k, dim=1).indices
             correct += int((top == y[start : start + batch_size, None]).any(dim=1).sum())
     finally:
         model.train(was_training)

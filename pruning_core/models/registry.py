@@ -1,9 +1,10 @@
 """The model registry: a name maps to a :class:`ModelSpec`.
 
 Built in: torchvision architectures with random init (untrained: structure and speed
-only). Everything else comes from plugins: a function returning a ``ModelSpec`` (or a
-list of them). The shipped digits models are the default plugin, found through the
-``pruning_core.models`` entry point like any installed package's models.
+only). Named by a source prefix: ``torchvision:<arch>`` (any torchvision classifier, with
+``weights``), ``hf:<dir>``. Everything else comes from plugins: a function returning a
+``ModelSpec`` (or a list of them). The shipped digits models are the default plugin,
+found through the ``pruning_core.models`` entry point like any installed package's models.
 
 Your own model: pass ``module:function``, e.g. ``pruning-core --plugin mypkg.zoo:specs
 run r.yaml`` or ``PRUNING_CORE_PLUGINS=mypkg.zoo:specs``. Code is only ever imported from

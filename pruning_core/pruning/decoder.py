@@ -127,9 +127,18 @@ def _hidden(output: Any) -> torch.Tensor:
     return output[0] if isinstance(output, tuple | list) else output
 
 
+def _with_hidden(
+    args: tuple[Any, ...], kwargs: dict[str, Any], hidden: torch.Tensor
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The same call with other hidden states (passed by position or as ``hidden_states``)."""
+    if args:
+        return (hidden, *args[1:]), kwargs
+    return (), {**kwargs, "hidden_states": hidden}
+
+
 def _run_block(block: nn.Module, inputs: BlockInputs) -> BlockInputs:
     """The block's outputs as the next block's inputs (same keyword arguments)."""
-    return [((_hidden(block(*args, **kwargs)), *args[1:]), kwargs) for args, kwargs in inputs]
+    return [_with_hidden(args, kwargs, _hidden(block(*args, **kwargs))) for args, kwargs in inputs]
 
 
 def _prune_block(

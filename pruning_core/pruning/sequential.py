@@ -108,9 +108,12 @@ def prune_layer(
     if criterion.reconstruct is None:
         raise ValueError(f"criterion '{criterion.name}' has no one-shot reconstruction")
     weight = layer.weight.detach()
+    nm = structure.nm
+    if nm is None and sparsity >= 1.0:  # a global ranking may drop a whole layer
+        apply_mask(layer.module, torch.zeros(weight.shape, dtype=torch.bool))
+        return
     mask = current_mask(layer.module)
     keep_before = None if mask is None else as_2d(mask) > 0
-    nm = structure.nm
     new, keep = criterion.reconstruct(as_2d(weight), stats, sparsity, nm, keep_before)
     with torch.no_grad():
         weight_parameter(layer.module).copy_(new.reshape(weight.shape))

@@ -23,7 +23,7 @@ from pruning_core.runs.store import RunStore
 from pruning_core.runs.worker import Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-LABELS = ("#1 magnitude 2:4 s0", "#2 taylor 2:4 s0")
+LABELS = ("#1 magnitude 2:4 fp32 s0", "#2 taylor 2:4 fp32 s0")
 
 
 class HeldStore(RunStore):
@@ -161,9 +161,11 @@ def test_queue_watch_compare_export(
         if run.summary
     }
     lines = plotted(page, "test accuracy vs sparsity")
-    assert {trace["name"]: (trace["x"], trace["y"]) for trace in lines} == {
+    final = [trace for trace in lines if "right after pruning" not in trace["name"]]
+    assert {trace["name"]: (trace["x"], trace["y"]) for trace in final} == {
         name: ([0.5], [pytest.approx(value)]) for name, value in accuracy.items()
     }
+    assert len(lines) == 2 * len(final)  # each criterion also right after pruning
     expect(page.get_by_text("Add the random criterion")).to_be_visible()
     shoot(page, "5_sweeps")
 

@@ -58,14 +58,19 @@ def test_configure_lists_every_problem_and_counts_them(empty_store: RunStore) ->
     at = configure(cfg_structure="n:m", cfg_m=3, cfg_n=1)
     shown = errors(at)
     assert [e.split("'")[1] for e in shown] == ["net.3", "net.5"]  # one per layer that misfits
-    assert all(e.startswith("**structure**: 1:3 does not fit layer") for e in shown)
+    assert all(
+        e.startswith("**structure / sparsity format** (structure): 1:3 does not fit layer")
+        for e in shown
+    )
+    assert all("tick 'Skip layers whose shape does not fit'" in e for e in shown)
+    assert at.checkbox(key="cfg_skip_incompatible").label == "Skip layers whose shape does not fit"
     assert all("not a multiple of M=3" in e for e in shown)
     assert problem_count(at) == 2 and at.button(key="queue_run").disabled
     plan = at.dataframe[0].value
     assert list(plan["plan"])[1] == "skipped: input size 256 is not a multiple of M=3"
 
     at = configure(cfg_schedule="gradual", cfg_epochs=0)
-    assert any(e.startswith("**finetune.epochs**") for e in errors(at))
+    assert any(e.startswith("**finetune epochs** (finetune.epochs)") for e in errors(at))
     assert problem_count(at) == len(at.error) and at.button(key="queue_run").disabled
     at.multiselect(key="cfg_skip_digits_mlp").set_value(["net.1", "net.3", "net.5", "net.7"]).run()
     assert any("every prunable layer is skipped" in e for e in errors(at))
@@ -76,7 +81,9 @@ def test_configure_lists_every_problem_and_counts_them(empty_store: RunStore) ->
 def test_nm_with_owl_allocation_is_an_error_before_queueing(empty_store: RunStore) -> None:
     at = configure(cfg_structure="n:m", cfg_allocation="owl")
     (error,) = errors(at)
-    assert error.startswith("**allocation**: 'owl' does not apply: 2:4 fixes every layer")
+    assert error.startswith(
+        "**allocation across layers** (allocation): 'owl' does not apply: 2:4 fixes every layer"
+    )
     assert "allowed: uniform, global, erk, sensitivity" in error
     assert problem_count(at) == 1 and at.button(key="queue_run").disabled
     assert empty_store.list_runs() == []
@@ -85,13 +92,15 @@ def test_nm_with_owl_allocation_is_an_error_before_queueing(empty_store: RunStor
 def test_layer_sparsity_naming_a_skipped_layer_is_an_error(empty_store: RunStore) -> None:
     at = configure(cfg_layer_sparsity="net.1: 0.5, net.3: 0.7")
     (error,) = errors(at)
-    assert error.startswith("**layer_sparsity**: 'net.1' is not a layer this recipe prunes")
+    assert error.startswith(
+        "**Per-layer sparsities** (layer_sparsity): 'net.1' is not a layer this recipe prunes"
+    )
     assert "(skipped (skip_layers))" in error and error.endswith("pruned: net.3, net.5")
     assert problem_count(at) == 1 and at.button(key="queue_run").disabled
 
     at.text_input(key="cfg_layer_sparsity").set_value("net.3 0.7").run()  # not 'layer: value'
     (error,) = errors(at)
-    assert error.startswith("**layer_sparsity**: write 'layer: sparsity' pairs")
+    assert error.startswith("**Per-layer sparsities** (layer_sparsity): write 'layer: sparsity'")
 
     at.text_input(key="cfg_layer_sparsity").set_value("net.3: 0.7").run()
     assert not at.error and not at.button(key="queue_run").disabled

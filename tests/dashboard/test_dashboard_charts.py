@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dashboard import charts
-from dashboard.charts import measured, tables
+from dashboard.charts import compare, measured, tables
 
 WIDTHS = {"fp32": 4, "fp16": 2, "bf16": 2}  # bytes per element, as the engine gives them
 
@@ -172,6 +172,7 @@ def test_speedup_chart_keeps_theoretical_and_measured_apart() -> None:
     assert [trace.name for trace in only_measured.data] == ["measured (timed)"]
     (bars,) = charts.measured_speedup_chart(measured).data
     assert bars.orientation == "h" and list(bars.y) == ["mlp 2:4 fp16"] and list(bars.x) == [1.2]
+    assert list(bars.text) == ["1.20x · H100 · 2026-11-25"]  # device and date on the bar
 
 
 def test_pareto_front() -> None:
@@ -247,7 +248,10 @@ def test_runs_table_and_labels() -> None:
     table = tables.runs_table(
         [record(2, label="2:4", fixed=True, sparsity=0.5), record(1, "failed", sparsity=0.8)]
     )
-    assert list(table["run"]) == ["#2 magnitude 2:4 s0", "#1 magnitude unstructured 80% s0"]
+    assert list(table["run"]) == [
+        "#2 magnitude 2:4 fp32 s0",
+        "#1 magnitude unstructured 80% fp32 s0",
+    ]
     assert table.loc[0, "accuracy_delta"] == pytest.approx(-0.05)
     assert table.loc[0, "duration_s"] == 2.5
     assert pd.isna(table.loc[1, "test_accuracy"])
@@ -267,9 +271,10 @@ def test_recipe_diff_flags_only_differences() -> None:
 
 def test_metrics_table_formats() -> None:
     runs = tables.runs_table([record(1), record(2)])
-    table = tables.metrics_table(runs)
+    table = compare.metrics_table(runs)
     assert table.loc["test accuracy"].tolist() == ["90.00%", "90.00%"]
-    assert table.loc["run time (s)"].tolist() == ["n/a", "n/a"]
+    assert table.loc["test accuracy vs dense"].tolist() == ["-5.0 pp", "-5.0 pp"]
+    assert table.loc["run time (s)"].tolist() == ["-", "-"]
 
 
 def test_measured_rows_keep_only_measured_numbers(tmp_path: Path) -> None:

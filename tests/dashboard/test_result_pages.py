@@ -22,10 +22,11 @@ def test_runs_page_lists_runs_and_details(app_env: RunStore) -> None:
     at = open_page("runs")
     table = at.dataframe[0].value
     assert len(table) == 12 and set(table["state"]) == {"done", "failed", "cancelled"}
+    assert "dense_macs" not in table and "None" not in table.astype(str).to_numpy()
     assert "Nothing queued or running" in texts(at)
     assert at.selectbox(key="runs_detail").value == 10  # newest finished run
     at.selectbox(key="runs_detail").set_value(2).run()
-    assert {m.label for m in at.metric} >= {"test accuracy", "theoretical speedup"}
+    assert {m.label for m in at.metric} >= {"test accuracy (final)", "theoretical speedup"}
     layers, curves, reconstruction = charts_of(at)
     assert layers["data"][0]["x"] == ["net.1", "net.3", "net.5", "net.7"]
     recorded = json.loads((app_env.artifacts_dir(2) / "results.json").read_text())["curves"]
@@ -40,7 +41,7 @@ def test_runs_page_lists_runs_and_details(app_env: RunStore) -> None:
     assert all(value > 0 for value in reconstruction["data"][0]["y"])
     at.selectbox(key="runs_detail").set_value(11).run()
     (error,) = errors(at)
-    assert error.startswith("**skip_layers**") and "Traceback" not in error
+    assert error.startswith("**layers kept dense** (skip_layers)") and "Traceback" not in error
 
 
 def test_runs_page_shows_progress_and_cancels(empty_store: RunStore) -> None:
@@ -67,8 +68,8 @@ def test_compare_page_overlays_two_runs(app_env: RunStore) -> None:
     assert len(figures) == 4  # one per run, overlaid layers, overlaid curves
     overlay = figures[2]
     assert [trace["name"] for trace in overlay["data"]] == [
-        "#1 magnitude 2:4 s0",
-        "#2 taylor 2:4 s0",
+        "#1 magnitude 2:4 fp32 s0",
+        "#2 taylor 2:4 fp32 s0",
     ]
     diff = at.dataframe[0].value
     assert list(diff.index) == ["criterion"] and list(diff.iloc[0]) == ["magnitude", "taylor"]
@@ -114,7 +115,14 @@ def test_sweeps_page_shows_criteria_with_bands(app_env: RunStore) -> None:
     assert at.selectbox(key="sweeps_source").value == "sweep-test"
     (figure,) = charts_of(at)
     names = [trace["name"] for trace in figure["data"]]
-    assert names == ["magnitude ± std", "magnitude", "random (baseline) ± std", "random (baseline)"]
+    assert names == [
+        "magnitude ± std",
+        "magnitude",
+        "random (baseline) ± std",
+        "random (baseline)",
+        "magnitude · right after pruning (val)",
+        "random (baseline) · right after pruning (val)",
+    ]
     table = at.dataframe[0].value  # criteria x sparsities, "mean ± std (seeds)"
     assert list(table.columns) == ["50%", "80%"]
     assert all(cell.endswith("(2)") for cell in table.to_numpy().ravel())
@@ -132,7 +140,7 @@ def test_speed_page_labels_theoretical_numbers(
     assert "No measurement yet on this device" in texts(at)
     assert at.radio(key="size_precision").value == "fp32"  # exact bytes per format, one precision
     names = [trace["name"] for trace in size["data"]]  # one color per run: the 6 newest
-    assert len(names) == 6 and names[0] == "#10 random unstructured 80% s1"
+    assert len(names) == 6 and names[0] == "#10 random unstructured 80% fp32 s1"
     assert "dense" in size["data"][0]["x"] and "(fp32)" in size["layout"]["title"]["text"]
     assert pareto["data"][-1]["name"] == "Pareto front"
 
@@ -164,7 +172,8 @@ def test_speed_page_shows_measurements_with_device_and_date(
     (bars,) = measured["data"]  # the CSV copy of the same row is not counted twice
     assert bars["name"] == "measured (timed)" and bars["y"] == ["mlp · 2:4 · fp16"]
     assert "NVIDIA H100" in texts(at)
-    assert bars["customdata"] == [["NVIDIA H100", "2026-11-25T10:00:00+00:00", 1.2]]
+    assert bars["customdata"] == [["NVIDIA H100", "2026-11-25T10:00:00+00:00", 1.2, 1]]
+    assert bars["text"] == ["1.40x · NVIDIA H100 · 2026-11-25"]
     assert "No measurement yet on this device" in texts(at)  # H100 is not this machine
 
 

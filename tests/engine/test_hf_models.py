@@ -316,3 +316,9 @@ def test_models_roots_confine_hf_directories(
             spec_for("hf:escape")
     finally:
         (llama / "escape").unlink()
+
+
+def test_global_allocation_may_drop_a_whole_layer_of_a_language_model(llama: Path) -> None:
+    result = prune(parse_recipe(_recipe(llama, criterion="wanda", allocation="global")))
+    assert result.summary["sparsity_pruned_layers"] == pytest.approx(0.5, abs=1e-3)
+    assert max(row["sparsity"] for row in result.layers) <= 1.0

@@ -1,0 +1,100 @@
+"""Compare page tables: runs grouped by seed, metrics side by side, the random baseline.
+
+Pure shaping of ``runs_frame`` rows (no Streamlit, no engine). Runs whose recipes differ
+only by the seed form one group, shown as mean ± std over its seeds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+METRICS = {
+    "test_accuracy": "test accuracy",
+    "val_after_pruning": "val accuracy right after pruning (before finetuning)",
+    "val_accuracy": "val accuracy after finetuning",
+    "recovered": "recovered by finetuning (val)",
+    "dense_test_accuracy": "dense test accuracy",
+    "accuracy_delta": "test accuracy vs dense",
+    "sparsity_pruned_layers": "sparsity (pruned layers)",
+    "sparsity_total": "sparsity (whole model)",
+    "nonzero_params": "nonzero params",
+    "dense_bytes": "size, dense storage (KiB)",
+    "best_format_bytes": "size, best format (KiB)",
+    "theoretical_speedup": "theoretical speedup (MACs ratio)",
+    "seconds": "run time (s)",
+}
+POINTS = ("accuracy_delta", "recovered")  # differences of shares: percentage points
+NUMBERS = {
+    "nonzero_params": "{:,.0f}",
+    "dense_bytes": "{:,.0f}",
+    "best_format_bytes": "{:,.0f}",
+    "theoretical_speedup": "{:.2f}x",
+    "seconds": "{:.1f}",
+}
+
+
+def groups(chosen: pd.DataFrame) -> pd.DataFrame:
+    """One row per seed group of ``chosen`` (in order): its label, newest id and member ids."""
+    rows = []
+    for key in dict.fromkeys(chosen["group"]):
+        members = chosen[chosen["group"] == key]
+        first = members.iloc[0]
+        seeds = sorted(int(seed) for seed in members["seed"])
+        label = first["run"]
+        if len(members) > 1:
+            label = f"{label.rsplit(' s', 1)[0]} · {len(members)} seeds"
+        rows.append(
+            {"label": label, "id": int(first["id"]), "ids": list(members["id"]), "seeds": seeds}
+        )
+    return pd.DataFrame(rows, columns=["label", "id", "ids", "seeds"])
+
+
+def cell(values: pd.Series, column: str) -> str:
+    """One metric of a group: the value, or ``mean ± std (n)`` over several seeds."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    if numbers.empty:
+        return "-"
+    scale = 1024 if column.endswith("_bytes") else 1
+    mean, std = numbers.mean() / scale, numbers.std() / scale if len(numbers) > 1 else 0.0
+    if column in POINTS:
+        text, spread = f"{mean * 100:+.1f} pp", f" ± {std * 100:.1f}"
+    elif column in NUMBERS:
+        text, spread = NUMBERS[column].format(mean), " ± " + NUMBERS[column].format(std)
+    else:
+        text, spread = f"{mean:.2%}", f" ± {std * 100:.2f} pp"
+    return f"{text}{spread} ({len(numbers)})" if len(numbers) > 1 else text
+
+
+def metrics_table(chosen: pd.DataFrame, grouped: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Metrics as rows, runs (or seed groups) as columns, formatted for reading.
+
+    Args:
+        chosen: ``runs_frame`` rows.
+        grouped: :func:`groups` of ``chosen`` (default: every run its own column).
+    """
+    if grouped is None:
+        grouped = pd.DataFrame(
+            {"label": chosen["run"], "ids": [[run_id] for run_id in chosen["id"]]}
+        )
+    table = {}
+    for column in (column for column in METRICS if column in chosen):
+        table[METRICS[column]] = [
+            cell(chosen.loc[chosen["id"].isin(ids), column], column) for ids in grouped["ids"]
+        ]
+    return pd.DataFrame.from_dict(table, orient="index", columns=list(grouped["label"]))
+
+
+def random_baseline(runs: pd.DataFrame, run: pd.Series) -> pd.Series | None:
+    """The newest finished run with ``run``'s recipe but the random criterion (same seed first)."""
+    if run["criterion"] == "random":
+        return None
+    recipe = json.loads(run["group"])
+    recipe["criterion"] = "random"
+    twin = json.dumps(recipe, sort_keys=True)
+    matches = runs[(runs["group"] == twin) & (runs["state"] == "done")]
+    if matches.empty:
+        return None
+    same_seed = matches[matches["seed"] == run["seed"]]
+    return (same_seed if not same_seed.empty else matches).iloc[0]
