@@ -205,30 +205,55 @@ def fit_seconds_per_param(rows: list[dict[str, Any]], key: str = "seconds") -> f
     )
 
 
-def projection_7b(rates: dict[str, float], samples: int, seq_len: int) -> dict[str, Any]:
-    """What the fit and the memory model predict for Llama-2-7B's shape: NOT a measurement."""
+def fit_affine(rows: list[dict[str, Any]], key: str = "seconds") -> tuple[float, float] | None:
+    """Least squares ``rows[key] = a * pruned_params + b``; ``None`` with fewer than 2 sizes."""
+    xs, ys = [r["pruned_params"] for r in rows], [r[key] for r in rows]
+    if len(set(xs)) < 2:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )
+    return a, my - a * mx
+
+
+def projection_7b(rows: list[dict[str, Any]], device: str) -> dict[str, Any]:
+    """What the fits and the memory model predict for Llama-2-7B's shape: NOT a measurement."""
     d, ff, blocks = (LLAMA_7B[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers"))
-    tokens = samples * seq_len
+    tokens = PAPER_SAMPLES * PAPER_SEQ_LEN
     block_hessians = (6 * d * d + ff * ff) * 8  # float64 H of q,k,v,o,gate,up (d) and down (ff)
     boundary = 2 * tokens * d * 4  # fp32 inputs and outputs of one block
     all_inputs = blocks * tokens * (3 * d + ff) * 4  # q/k/v, o, gate/up and down inputs, fp32
+    pruned = decoder_linear_params(LLAMA_7B)
+    seconds: dict[str, Any] = {}
+    fits: dict[str, Any] = {}
+    for kind, key in (("wall", "seconds"), ("cpu", "cpu_seconds")):
+        affine = fit_affine(rows, key)
+        fits[kind] = {
+            "seconds_per_weight_through_origin": fit_seconds_per_param(rows, key) if rows else None,
+            "affine_seconds_per_weight_and_offset": list(affine) if affine else None,
+        }
+        seconds[kind] = {
+            "through_origin": fit_seconds_per_param(rows, key) * pruned if rows else None,
+            "affine": affine[0] * pruned + affine[1] if affine else None,
+        }
     return {
         "kind": "projection, not a measurement",
-        "pruned_params": decoder_linear_params(LLAMA_7B),
-        "seconds_from_linear_fit": {
-            kind: rate * decoder_linear_params(LLAMA_7B) for kind, rate in rates.items()
-        },
-        "fit_device": "the device of the fitted rows",
-        "time_note": "the fit is over this benchmark's calibration size; SparseGPT's Hessian "
-        "accumulation grows with samples x seq_len, the column sweep does not",
-        "caveat": "SparseGPT costs O(d_in) per weight (Cholesky and column sweep), so per-"
-        "parameter time grows with width: the linear fit underestimates wider models",
+        "pruned_params": pruned,
+        "fits": fits,
+        "seconds": seconds,
+        "fit_device": device,
+        "fit_rows": [r["size"] for r in rows],
+        "caveat": "time per weight is not constant: fixed per-layer and per-column costs "
+        "dominate small layers, SparseGPT's O(d_in) work per weight (Cholesky, column sweep) "
+        "dominates wide ones, and the Hessian work grows with the calibration tokens; a 7B "
+        "figure extrapolated from small models on a shared CPU is rough",
         "block_memory_bytes_model": block_hessians + boundary + (4 * d * d + 3 * d * ff) * 4,
         "all_at_once_memory_bytes_model": all_inputs,
         "memory_model": "block: one block's fp32 weights + float64 Hessians + fp32 activations "
         "at one block boundary (in and out); all at once: every layer's fp32 inputs",
-        "samples": samples,
-        "seq_len": seq_len,
+        "samples": PAPER_SAMPLES,
+        "seq_len": PAPER_SEQ_LEN,
     }
 
 
@@ -248,19 +273,47 @@ def markdown(meta: dict[str, Any], rows: list[dict[str, Any]], projection: dict[
             else f"| {r['size']} | | | {r['way']} | {r['status']} | | | |"
         )
     p = projection
-    fits = p["seconds_from_linear_fit"]
+    cpu = p["seconds"]["cpu"]
+
+    def hours(value: float | None) -> str:
+        return "n/a" if value is None else f"{value / 3600:.1f} h"
+
     lines += [
         "",
         f"Projection for a 7B Llama shape ({p['pruned_params'] / 1e9:.2f}B pruned weights), "
-        f"**not a measurement**: {fits['cpu'] / 3600:.1f} h of CPU time "
-        f"({fits['wall'] / 3600:.1f} h wall at this machine's load) from the linear fit on "
-        f"{p['fit_device']} ({p['caveat']}); memory model ({p['samples']} x {p['seq_len']} "
-        f"tokens): block by block {p['block_memory_bytes_model'] / 2**30:.1f} GiB, all at once "
+        f"**not a measurement**, from the block-by-block rows on {p['fit_device']}: "
+        f"{hours(cpu['affine'])} of CPU time by a straight-line fit (time = a x weights + b), "
+        f"{hours(cpu['through_origin'])} through the origin (CPU time: wall-clock on this "
+        f"shared machine mostly measured the other jobs). "
+        f"{p['caveat'][0].upper()}{p['caveat'][1:]}. "
+        f"Memory model for {p['samples']} x {p['seq_len']} calibration tokens: block by block "
+        f"{p['block_memory_bytes_model'] / 2**30:.1f} GiB, all at once "
         f"{p['all_at_once_memory_bytes_model'] / 2**30:.0f} GiB.",
         "",
         header(meta),
     ]
     return "\n".join(lines) + "\n"
+
+
+def measure(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Every (size, way) in a fresh subprocess; the machine metadata around them."""
+    torch.set_num_threads(2)
+    meta = started(" ".join(["python -m benchmarks.llm_block_scaling", *sys.argv[1:]]))
+    rows = []
+    for size in args.sizes.split(","):
+        for way in args.ways.split(","):
+            command = [
+                sys.executable, "-m", "benchmarks.llm_block_scaling", "--child", size, way,
+                "--device", args.device, "--samples", str(args.samples),
+                "--seq-len", str(args.seq_len),
+            ]  # fmt: skip
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                rows.append({"size": size, "way": way, "status": f"failed: {done.stderr[-300:]}"})
+            else:
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    return finished(meta), rows
 
 
 def main() -> None:
@@ -271,50 +324,24 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--child", nargs=2, metavar=("SIZE", "WAY"))
+    parser.add_argument(
+        "--report-only", action="store_true", help="re-derive fits and tables from the JSON"
+    )
     args = parser.parse_args()
     if args.child:
         size, way = args.child
         print(json.dumps(child(size, way, args.device, args.samples, args.seq_len)))
         return
-    torch.set_num_threads(2)
-    meta = started(" ".join(["python -m benchmarks.llm_block_scaling", *sys.argv[1:]]))
-    rows = []
-    for size in args.sizes.split(","):
-        for way in args.ways.split(","):
-            command = [
-                sys.executable,
-                "-m",
-                "benchmarks.llm_block_scaling",
-                "--child",
-                size,
-                way,
-                "--device",
-                args.device,
-                "--samples",
-                str(args.samples),
-                "--seq-len",
-                str(args.seq_len),
-            ]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                rows.append({"size": size, "way": way, "status": f"failed: {done.stderr[-300:]}"})
-            else:
-                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
-    meta = finished(meta)
-    ok = [r for r in rows if r.get("status") == "ok"]
-    blocks = [r for r in ok if r["way"] == "block"]
-    rates = {
-        kind: fit_seconds_per_param(blocks, key) if blocks else float("nan")
-        for kind, key in (("wall", "seconds"), ("cpu", "cpu_seconds"))
-    }
-    projection = projection_7b(rates, PAPER_SAMPLES, PAPER_SEQ_LEN)
-    projection["fit_device"] = args.device
     suffix = "" if args.device == "cpu" else f"_{args.device.split(':')[0]}"
     name = f"llm_block_scaling{suffix}"
-    write_json(
-        OUT / f"{name}.json", meta, rows, seconds_per_pruned_param=rates, projection_7b=projection
-    )
+    if args.report_only:  # re-derive fits and tables from the measured rows
+        saved = json.loads((OUT / f"{name}.json").read_text(encoding="utf-8"))
+        meta, rows = saved["metadata"], saved["rows"]
+    else:
+        meta, rows = measure(args)
+    blocks = [r for r in rows if r.get("status") == "ok" and r["way"] == "block"]
+    projection = projection_7b(blocks, args.device)
+    write_json(OUT / f"{name}.json", meta, rows, projection_7b=projection)
     measured = [r for r in rows if "blocks" in r]  # out-of-memory rows included
     (OUT / f"{name}.md").write_text(markdown(meta, measured, projection), encoding="utf-8")
     print(markdown(meta, measured, projection))

@@ -105,6 +105,10 @@ def models() -> None:
             f"{name:<20} input {shape:<10} {spec.description}"
             + ("" if spec.trained else "  [untrained: structure and speed only, no accuracy]")
         )
+    typer.echo(
+        "\nyour own models: 'hf:<local directory>' (a Hugging Face checkpoint, safetensors), "
+        "'torchvision:<arch>' with 'weights: <file.safetensors>', or --plugin module:function"
+    )
 
 
 @app.command()

@@ -44,11 +44,12 @@ if len(ids) < (1 if pin else 2):
     st.info("Pick at least two runs (or one, with its random baseline pinned).")
     st.stop()
 
-ids = list(ids)
+ids, pinned = list(ids), set()
 for _, run in runs.set_index("id").loc[list(ids)].reset_index().iterrows():
     twin = compare.random_baseline(runs, run) if pin else None
     if twin is not None and int(twin["id"]) not in ids:
         ids.append(int(twin["id"]))
+        pinned.add(str(twin["group"]))
     elif pin and twin is None and run["criterion"] != "random":
         note, button = st.columns([3, 1], vertical_alignment="center")
         note.caption(f"No finished random-baseline run matches {widgets.plain(run['run'])} yet.")
@@ -64,6 +65,7 @@ if by_seed:  # every finished seed of a picked recipe joins its group, in the or
 else:
     chosen = picked.assign(group=picked["id"].astype(str))
 grouped = compare.groups(chosen)
+pinned_ids = {int(i) for i in picked["id"] if str(runs.set_index("id").loc[i, "group"]) in pinned}
 documents = {int(i): services.results(int(i)) for i in grouped["id"]}
 missing = [i for i, document in documents.items() if document is None]
 if missing:
@@ -80,6 +82,8 @@ for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), stri
     members = chosen[chosen["id"].isin(group["ids"])]
     with column, st.container(border=True):
         st.markdown(f"#### {widgets.plain(group['label'])}")
+        if str(members["group"].iloc[0]) in pinned or int(group["id"]) in pinned_ids:
+            st.caption(":material/push_pin: random baseline of the runs beside it (pinned)")
         if len(members) > 1:
             st.caption(f"seeds {', '.join(map(str, group['seeds']))}: mean ± std (n)")
         is_reference = group["ids"] == reference_ids
@@ -93,7 +97,7 @@ for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), stri
             delta_arrow="off" if is_reference else "auto",
         )
         st.metric(
-            "val accuracy right after pruning",
+            "val acc. right after pruning",
             compare.cell(members["val_after_pruning"], "val_after_pruning"),
             delta=f"{compare.cell(members['recovered'], 'recovered')} by finetuning",
             delta_color="off",
@@ -122,7 +126,7 @@ else:
     )
 
 st.subheader("Metrics")
-st.dataframe(compare.metrics_table(chosen, grouped), width="stretch")
+st.dataframe(compare.metrics_table(chosen, grouped), width="stretch", height="content")
 st.caption("Differences between accuracies are in percentage points (pp).")
 
 layers, curves = figures.overlays(labels)

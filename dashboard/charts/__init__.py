@@ -4,11 +4,18 @@ No Streamlit and no engine here: every builder takes the plain rows the engine w
 (``results.json`` layers and curves, run summaries, benchmark rows) and is tested on
 plain data. Theoretical and measured numbers are never drawn as one series.
 
-* :mod:`~dashboard.charts.runs`: per-layer sparsity, accuracy curves, reconstruction error.
-* :mod:`~dashboard.charts.sweeps`: accuracy against sparsity per criterion.
-* :mod:`~dashboard.charts.costs`: size, theoretical and measured speedup, Pareto views.
+* :mod:`~dashboard.charts.layers`: per-layer sparsity (channel runs: upstream removals).
+* :mod:`~dashboard.charts.runs`: accuracy curves, reconstruction error.
+* :mod:`~dashboard.charts.sweeps`: accuracy against sparsity per criterion (and right
+  after pruning).
+* :mod:`~dashboard.charts.costs`: size by format, theoretical speedup, Pareto views.
+* :mod:`~dashboard.charts.speed`: measured speedups, one bar per configuration.
 * :mod:`~dashboard.charts.sensitivity`: the Sensitivity page's figures.
-* :mod:`~dashboard.charts.tables`, :mod:`~dashboard.charts.measured`: tables for the pages.
+* :mod:`~dashboard.charts.facts`: what a run's results say beyond its summary (the metric
+  right after pruning, the formats that apply, the best one's size).
+* :mod:`~dashboard.charts.tables`, :mod:`~dashboard.charts.display`,
+  :mod:`~dashboard.charts.compare`, :mod:`~dashboard.charts.measured`,
+  :mod:`~dashboard.charts.queue`: tables for the pages (runs, seed groups, queue ETAs).
 """
 
 from dashboard.charts.costs import (

@@ -40,15 +40,19 @@ def size_by_precision_chart(sizes: pd.DataFrame, empty_message: str = "no runs")
     title = "Model size by format and precision"
     if sizes.empty:
         return empty(title, empty_message)
+    sizes = sizes.reset_index(drop=True)
     by_format = sizes["format"].nunique() > 1
     axis = "format" if by_format else "precision"
     if by_format and sizes["precision"].nunique() == 1:
         title = f"Model size by format ({sizes['precision'].iloc[0]})"
     applies = sizes["applies"] if "applies" in sizes else pd.Series(True, index=sizes.index)
+    applies = applies.astype(bool)
+    # a format no selected run can use: one "n/a" under it, not one squeezed label per run
+    nowhere = {key for key, fits in applies.groupby(sizes[axis]) if not fits.any()}
     traces: list[Trace] = []
     for index, run in enumerate(dict.fromkeys(sizes["run"])):
         rows = sizes[sizes["run"] == run]
-        fits = applies[rows.index].astype(bool)
+        fits = applies[rows.index]
         kib = (rows["size_bytes"] / 1024).where(fits, 0.0)
         shown = [f"{v:,.1f} KiB" if fit else "n/a" for v, fit in zip(kib, fits, strict=True)]
         traces.append(
@@ -58,8 +62,13 @@ def size_by_precision_chart(sizes: pd.DataFrame, empty_message: str = "no runs")
                 "y": list(kib),
                 "name": str(run),
                 "marker": {"color": PALETTE[index % len(PALETTE)]},
-                "text": ["" if fit else "n/a" for fit in fits],
+                "text": [
+                    "" if fit or key in nowhere else "n/a"
+                    for fit, key in zip(fits, rows[axis], strict=True)
+                ],
                 "textposition": "outside",
+                "textangle": -90,
+                "textfont": {"size": 10, "color": "#6b7280"},
                 "cliponaxis": False,
                 "customdata": list(
                     zip(
@@ -74,18 +83,21 @@ def size_by_precision_chart(sizes: pd.DataFrame, empty_message: str = "no runs")
                 "<br>%{customdata[3]}<extra>" + str(run) + "</extra>",
             }
         )
-    return build(
-        traces,
-        layout(
-            title,
-            380,
-            barmode="group",
-            bargap=0.25,
-            showlegend=True,
-            xaxis={"title": {"text": f"storage {axis}"}, "type": "category"},
-            yaxis={"title": {"text": "size (KiB)"}},
-        ),
+    frame = layout(
+        title,
+        380,
+        barmode="group",
+        bargap=0.25,
+        showlegend=True,
+        xaxis={"title": {"text": f"storage {axis}"}, "type": "category"},
+        yaxis={"title": {"text": "size (KiB)"}},
     )
+    for key in sorted(nowhere, key=str):
+        frame["annotations"].append(
+            {"x": key, "y": 0, "yanchor": "bottom", "text": "n/a", "showarrow": False,
+             "font": {"size": 12, "color": "#6b7280"}, "hovertext": NOT_APPLICABLE}
+        )  # fmt: skip
+    return build(traces, frame)
 
 
 def speedup_chart(

@@ -74,15 +74,14 @@ def document_facts(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def size_headline(facts: dict[str, Any]) -> tuple[str, str]:
-    """``("193 KiB as 2:4 (fp32)", "dense 354 KiB")`` for the size metric and its caption."""
+    """``("193 KiB", "as 2:4 (fp32) · dense 354 KiB")``: the size metric and its badge."""
     best, dense = facts.get("best_format_bytes"), facts.get("dense_bytes")
-    precision = facts.get("precision", "fp32")
+    precision = facts.get("precision") or "fp32"
     dense_text = f"dense {dense / KIB:,.0f} KiB" if isinstance(dense, int | float) else "dense n/a"
     if best is None or facts.get("best_format") in (None, "dense"):
-        return (f"{dense / KIB:,.0f} KiB" if isinstance(dense, int | float) else "n/a"), (
-            f"dense storage ({precision}) is the smallest format for this run"
-        )
-    return f"{best / KIB:,.0f} KiB as {facts['best_format']} ({precision})", dense_text
+        shown = f"{dense / KIB:,.0f} KiB" if isinstance(dense, int | float) else "n/a"
+        return shown, f"dense ({precision}) is the smallest format"
+    return f"{best / KIB:,.0f} KiB", f"as {facts['best_format']} ({precision}) · {dense_text}"
 
 
 def pp(delta: float | None) -> str:

@@ -108,9 +108,6 @@ def measured_speedup_chart(measured: pd.DataFrame, title: str = "Measured speedu
         "customdata": list(
             zip(rows["device"], rows["date"], rows["median_ms"], rows["count"], strict=True)
         ),
-        "text": [bar_text(row) for _, row in rows.iterrows()],
-        "textposition": "auto",
-        "insidetextanchor": "start",
         "hovertemplate": "%{y}<br>measured %{x:.2f}x (median %{customdata[2]:.2f} ms)"
         "<br>on %{customdata[0]}<br>%{customdata[1]}<br>%{customdata[3]} measurement(s)"
         "<extra></extra>",
@@ -124,4 +121,10 @@ def measured_speedup_chart(measured: pd.DataFrame, title: str = "Measured speedu
             "color": INK,
             "thickness": 1.2,
         }
+    for _, row in rows.iterrows():  # after the whisker, so text and spread never overlap
+        frame["annotations"].append(
+            {"x": row["high"], "y": row["run"], "text": bar_text(row), "showarrow": False,
+             "xanchor": "left", "xshift": 6, "font": {"size": 11, "color": "#374151"}}
+        )  # fmt: skip
+    frame["xaxis"]["range"] = [0, float(rows["high"].max()) * 2.0]
     return build([trace], frame)

@@ -66,7 +66,7 @@ def show(run: pd.Series, runs: pd.DataFrame) -> None:
 
 def headline(summary: dict, run: pd.Series) -> None:
     """Final test accuracy, the val accuracy right after pruning -> after finetuning, size."""
-    cols = st.columns(5)
+    cols = st.columns([1, 1.3, 1, 1.3, 0.9])
     delta = run["accuracy_delta"]
     cols[0].metric(
         "test accuracy (final)",
@@ -75,14 +75,14 @@ def headline(summary: dict, run: pd.Series) -> None:
     )
     after, final = run.get("val_after_pruning"), summary.get("val_accuracy")
     cols[1].metric(
-        "val accuracy right after pruning",
+        "val acc. right after pruning",
         widgets.fmt_pct(after),
         delta=None if after is None or pd.isna(after) or final is None
         else f"{widgets.fmt_pp(final - after)} by finetuning",
         help="Before any finetuning: what the pruning alone cost. The final val accuracy is "
         f"{widgets.fmt_pct(final)}.",
     )  # fmt: skip
-    cols[2].metric("sparsity (pruned layers)", widgets.fmt_pct(summary["sparsity_pruned_layers"]))
+    cols[2].metric("sparsity (pruned)", widgets.fmt_pct(summary["sparsity_pruned_layers"]))
     best, dense = facts.size_headline({**run.to_dict(), "precision": summary.get("precision")})
     cols[3].metric("size, best format", best, delta=dense, delta_color="off", delta_arrow="off",
                    help="Smallest storage format that applies to this run (exact bytes: "

@@ -23,7 +23,7 @@ def show(shown: pd.DataFrame) -> list[int]:
         width="stretch",
         height=min(HEADER_PX + ROW_PX * max(len(shown), 1) + 2, 10_000),
         column_config={
-            "run": st.column_config.TextColumn("run", width="medium", pinned=True),
+            "run": st.column_config.TextColumn("run", width="large", pinned=True),
             "state": st.column_config.TextColumn("state", width=90),
             "error": st.column_config.TextColumn("error", width="large"),
         },

@@ -36,8 +36,9 @@ def status() -> dict[str, Any]:
     ``measuring``/``live``: ``device`` (this machine's GPU). Always ``command``.
     """
     where = folder()
-    stamp = max((p.stat().st_mtime for p in where.glob("*.json")), default=0.0)
-    rows = _stored(str(where), stamp)
+    files = list(where.glob("*.json")) if where.is_dir() else []
+    stamp = max((path.stat().st_mtime for path in files), default=0.0)
+    rows = _stored(str(where), stamp) if files else pd.DataFrame(columns=["device", "date"])
     if not rows.empty:
         newest = rows.sort_values("date").iloc[-1]
         device = newest["device"]
@@ -69,7 +70,12 @@ def _stored(path: str, stamp: float) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False)
 def cuda_device() -> str | None:
-    """This machine's CUDA GPU name, or ``None`` (checked once per dashboard process)."""
+    """This machine's CUDA GPU name, or ``None`` (checked once per dashboard process).
+
+    Without an NVIDIA driver there is no need to import torch (seconds) to know.
+    """
+    if not Path("/proc/driver/nvidia").exists() and not Path("/dev/nvidia0").exists():
+        return None
     import torch
 
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _results(path: str, stamp: float) -> dict[str, Any]:
-    return pruning_core.load_results(Path(path).parent)
+    # read as plain JSON: ``pruning_core.load_results`` lives beside the weights writer and
+    # would import torch (seconds on a fresh server) for a page that only shows results
+    return dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 def results(run_id: int) -> dict[str, Any] | None:
@@ -32,7 +35,13 @@ def measurements() -> pd.DataFrame:
     """Measured speedups from benchmark result files (empty until measurements exist)."""
     folder = Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
     files = sorted(folder.glob("*.json")) + sorted(folder.glob("*.csv"))
-    return measured.measured_rows(files)
+    return _measurements(tuple((str(file), file.stat().st_mtime) for file in files))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _measurements(files: tuple[tuple[str, float], ...]) -> pd.DataFrame:
+    """Keyed by every file's path and modification time: a new or changed file is read."""
+    return measured.measured_rows([Path(path) for path, _ in files])
 
 
 def size_rows(runs: pd.DataFrame) -> pd.DataFrame:

@@ -20,8 +20,10 @@ models never need it.
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -47,12 +49,26 @@ LOADING_PROBLEMS = {  # from_pretrained's loading info: never run on random weig
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
 
 
+@contextmanager
+def quiet_torchao_import() -> Iterator[None]:
+    """Hide the two deprecation lines torch logs when transformers first imports torchao
+    (inside ``from_pretrained``): a user error must stay one line."""
+    pytree_log = logging.getLogger("torch.utils._pytree")
+    level = pytree_log.level
+    pytree_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        pytree_log.setLevel(level)
+
+
 @cache
 def transformers_module() -> ModuleType:
     """``transformers``, imported offline and quiet (hub flags set first)."""
     os.environ["HF_HUB_OFFLINE"] = os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import transformers
+    with quiet_torchao_import():
+        import transformers
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -176,14 +192,15 @@ def load_causal_lm(directory: Path, shown: str | None = None) -> nn.Module:
     check_checkpoint(directory, shown)
     auto = transformers_module().AutoModelForCausalLM
     try:
-        model, info = auto.from_pretrained(
-            str(directory),
-            local_files_only=True,
-            trust_remote_code=False,
-            use_safetensors=True,
-            dtype=torch.float32,
-            output_loading_info=True,
-        )
+        with quiet_torchao_import():
+            model, info = auto.from_pretrained(
+                str(directory),
+                local_files_only=True,
+                trust_remote_code=False,
+                use_safetensors=True,
+                dtype=torch.float32,
+                output_loading_info=True,
+            )
     except Exception as error:  # a broken checkpoint is the user's to fix: one line
         raise _refuse(
             shown, f"cannot be loaded: {type(error).__name__}: {shorten(error, 300)}"

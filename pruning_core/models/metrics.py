@@ -19,18 +19,28 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 def evaluate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512
 ) -> tuple[float, float]:
-    """Accuracy and mean cross-entropy loss of ``model`` (eval mode) on ``(x, y)``."""
+    """Accuracy and mean cross-entropy loss of ``model`` (eval mode) on ``(x, y)``.
+
+    Causal LMs (ids ``(N, T)`` in, logits ``(N, T, V)`` out, ``y`` the ids): next-token
+    accuracy and loss per predicted token (``exp(loss)`` is the perplexity; runs report it
+    through :func:`pruning_core.models.lm_metrics.perplexity`). Integer inputs (token
+    ids) are never cast to the model's dtype.
+    """
     was_training = model.training
     model.eval()
     dtype = next(model.parameters()).dtype
-    correct, loss_sum = 0, 0.0
+    correct, loss_sum, count = 0, 0.0, 0
     for start in range(0, len(y), batch_size):
-        logits = model(x[start : start + batch_size].to(dtype)).float()
+        inputs = x[start : start + batch_size]
+        logits = model(inputs.to(dtype) if inputs.is_floating_point() else inputs).float()
         labels = y[start : start + batch_size]
+        if logits.dim() == 3 and labels.dim() == 2:  # causal LM: predict token t + 1
+            logits, labels = logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten()
         loss_sum += float(F.cross_entropy(logits, labels, reduction="sum"))
         correct += int((logits.argmax(dim=1) == labels).sum())
+        count += int(labels.numel())
     model.train(was_training)
-    return correct / len(y), loss_sum / len(y)
+    return correct / count, loss_sum / count
 
 
 @torch.no_grad()

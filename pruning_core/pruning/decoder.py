@@ -217,15 +217,17 @@ def decoder_prune(
             if on_block is not None:
                 on_block(index, last + 1, f"{stack.name}.{index}")
             block.to(compute)
-            if index in members:
-                notes.update(
-                    _prune_block(
-                        block, members[index], inputs, criterion, structure, targets, dtype
+            try:
+                if index in members:
+                    notes.update(
+                        _prune_block(
+                            block, members[index], inputs, criterion, structure, targets, dtype
+                        )
                     )
-                )
-            if index < last:
-                inputs = _run_block(block, inputs)
-            block.to(home)
+                if index < last:
+                    inputs = _run_block(block, inputs)
+            finally:  # also when cancelled: the block goes back where the model lives
+                block.to(home)
         del inputs
         if outside:
             notes.update(

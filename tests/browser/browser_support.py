@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,8 +26,11 @@ ARGS = [
 ]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-Page = playwright_api.Page
-expect = playwright_api.expect
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, expect
+else:
+    Page = playwright_api.Page
+    expect = playwright_api.expect
 
 
 @contextmanager

@@ -29,7 +29,8 @@ def problem_count(at: AppTest) -> int:
 
 def upload(at: AppTest, file: tuple[str, bytes, str]) -> None:
     """Put ``file`` (name, bytes, type) into the weights uploader and rerun."""
-    at.get("file_uploader")[0].set_value(file).run()
+    uploader = at.get("file_uploader")[0]
+    uploader.set_value(file).run()  # type: ignore[union-attr]
 
 
 def test_configure_shows_the_model_and_queues_a_run(empty_store: RunStore) -> None:

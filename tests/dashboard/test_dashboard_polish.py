@@ -3,6 +3,9 @@ apply, channel runs' upstream removals, run facts, seed groups, queue ETAs, guar
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -29,8 +32,45 @@ def test_two_files_timing_one_configuration_are_one_bar_with_spread() -> None:
     assert (first["low"], first["high"]) == (2.26, 2.53) and first["sources"] == "a.json, b.json"
     (trace,) = charts.measured_speedup_chart(rows).data
     assert list(trace.x) == pytest.approx([1.0, 2.395])  # never 2.53 + 2.26 end to end
-    assert trace.text[1] == "2.39x · cpu: AMD EPYC · 2026-11-25 · median of 2"
+    texts = [a.text for a in charts.measured_speedup_chart(rows).layout.annotations]
+    assert "2.39x · cpu: AMD EPYC · 2026-11-25 · median of 2" in texts  # device, date on the bar
     assert list(trace.error_x.array) == pytest.approx([0.0, 0.135])
+
+
+def test_measured_rows_keep_only_measured_numbers(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(
+        json.dumps(
+            [
+                {
+                    "model": "m",
+                    "structure": "2:4",
+                    "precision": "fp16",
+                    "speedup": 1.3,
+                    "device": "H100",
+                    "date": "2026-11-25",
+                    "measured": True,
+                },
+                {
+                    "model": "m",
+                    "speedup": 1.9,
+                    "device": "H100",
+                    "date": "x",
+                    "kind": "theoretical",
+                },
+            ]
+        )
+    )
+    (tmp_path / "b.csv").write_text(
+        "model,speedup,device,date,kind\nm,1.1,cpu,2026-11-24,measured\n"
+    )
+    (tmp_path / "broken.json").write_text("{")
+    (tmp_path / "c.csv").write_text(
+        "model,speedup,device,date,kind\nm,1.1,cpu,2026-11-24,measured\n"
+    )
+    rows = measured.measured_rows(sorted(tmp_path.iterdir()))
+    assert list(rows["speedup"]) == [1.3, 1.1]
+    assert list(rows["source"]) == ["a.json", "b.csv"]  # c.csv repeats b.csv: dropped
+    assert list(rows["run"]) == ["m · 2:4 · fp16", "m"]
 
 
 def run_document(pruned_2of4: bool) -> dict:
@@ -71,8 +111,8 @@ def test_run_facts_after_pruning_and_formats_that_apply() -> None:
     assert two_four["formats_applicable"] == ["dense", "2:4", "csr"]  # no codebook, no channels
     assert (two_four["best_format"], two_four["best_format_bytes"]) == ("2:4", 960)
     assert facts.size_headline({**two_four, "precision": "fp32"}) == (
-        "1 KiB as 2:4 (fp32)",
-        "dense 1 KiB",
+        "1 KiB",
+        "as 2:4 (fp32) · dense 1 KiB",
     )
     unstructured = facts.document_facts(run_document(False))
     assert "2:4" not in unstructured["formats_applicable"]
@@ -92,9 +132,14 @@ def test_sizes_of_formats_that_do_not_apply_are_na_never_dense() -> None:
     assert dict(zip(sizes["format"], sizes["applies"], strict=True)) == {
         "dense": True, "csr": True, "2:4": False, "channel_removed": False, "codebook": False,
     }  # fmt: skip
-    (bars,) = charts.size_by_precision_chart(sizes).data
+    figure = charts.size_by_precision_chart(sizes)
+    (bars,) = figure.data
     assert list(bars.y) == pytest.approx([1400 / 1024, 1700 / 1024, 0, 0, 0])
-    assert list(bars.text) == ["", "", "n/a", "n/a", "n/a"]
+    notes = {a.x: a.text for a in figure.layout.annotations}  # one "n/a" per unused format
+    assert notes == {"2:4": "n/a", "channel_removed": "n/a", "codebook": "n/a"}
+    other = sizes.assign(run="#2", applies=True)  # 2:4 applies to another run: "n/a" on the bar
+    (mine, theirs) = charts.size_by_precision_chart(pd.concat([sizes, other])).data
+    assert list(mine.text) == ["", "", "n/a", "n/a", "n/a"] and not any(theirs.text)
     empty = charts.size_by_precision_chart(sizes.head(0), empty_message="no runs selected")
     assert empty.layout.annotations[0].text == "no runs selected"
 

@@ -83,13 +83,13 @@ def test_runs_headline_after_pruning_and_best_format_size(app_env: RunStore) -> 
     metrics = {metric.label: metric for metric in at.metric}
     document = json.loads((app_env.artifacts_dir(1) / "results.json").read_text())
     after = next(row for row in document["curves"] if row["kind"] == "prune")["val_accuracy"]
-    assert metrics["val accuracy right after pruning"].value == f"{after:.1%}"
+    assert metrics["val acc. right after pruning"].value == f"{after:.1%}"
     recovered = (document["summary"]["val_accuracy"] - after) * 100
-    assert metrics["val accuracy right after pruning"].delta == f"{recovered:+.1f} pp by finetuning"
+    assert metrics["val acc. right after pruning"].delta == f"{recovered:+.1f} pp by finetuning"
     assert metrics["test accuracy (final)"].delta.endswith(" pp vs dense")
     best = document["summary"]["size_bytes_by_format"]["2:4"]["fp32"]
-    assert metrics["size, best format"].value == f"{best / 1024:,.0f} KiB as 2:4 (fp32)"
-    assert metrics["size, best format"].delta.startswith("dense ")
+    assert metrics["size, best format"].value == f"{best / 1024:,.0f} KiB"
+    assert metrics["size, best format"].delta.startswith("as 2:4 (fp32) · dense ")
     layer_table = at.dataframe[1].value
     assert "MACs per sample, before" in layer_table and "dense_macs" not in layer_table
     assert set(layer_table["shape after"]) <= {"256x64", "256x256", "128x256", "10x128"}

@@ -173,7 +173,9 @@ def test_speed_page_shows_measurements_with_device_and_date(
     assert bars["name"] == "measured (timed)" and bars["y"] == ["mlp · 2:4 · fp16"]
     assert "NVIDIA H100" in texts(at)
     assert bars["customdata"] == [["NVIDIA H100", "2026-11-25T10:00:00+00:00", 1.2, 1]]
-    assert bars["text"] == ["1.40x · NVIDIA H100 · 2026-11-25"]
+    assert [a["text"] for a in measured["layout"]["annotations"]] == [
+        "1.40x · NVIDIA H100 · 2026-11-25"
+    ]
     assert "No measurement yet on this device" in texts(at)  # H100 is not this machine
 
 

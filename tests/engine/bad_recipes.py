@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from pruning_core.models.registry import MODELS
 
 MLP = "model: digits_mlp\n"  # the hostile-input rows use the MLP, the others digits_cnn
+TINY_LM = Path(__file__).resolve().parents[2] / "sample_models" / "tiny_lm"
 
 
 @dataclass(frozen=True)
@@ -194,5 +195,43 @@ BAD_RECIPES = [
         "mlp-layer-sparsity-skipped",
         MLP + "layer_sparsity: {net.1: 0.5}\n",
         ("layer_sparsity:", "skip_layers"),
+    ),
+    # --- language models and text data (issue 11, item 8)
+    BadRecipe(
+        "lm-text-too-short-for-calibration",
+        "model: tiny_lm\ncriterion: wanda\ncalibration: {samples: 5000}\n",
+        ("calibration.samples:", "809 windows of 128 tokens", "5000 samples x 128 tokens"),
+    ),
+    BadRecipe(
+        "lm-channel-removal",
+        "model: tiny_lm\nstructure: channel\n",
+        ("structure:", "causal language models", "unstructured, n:m, block"),
+    ),
+    BadRecipe(
+        "lm-sensitivity-allocation",
+        "model: tiny_lm\nallocation: sensitivity\n",
+        ("allocation:", "causal language models", "owl"),
+    ),
+    BadRecipe("hf-no-directory", "model: 'hf:/no/such/dir'\n", ("model:", "is not a directory")),
+    BadRecipe("hf-empty", "model: 'hf:'\n", ("model:", "needs a directory")),
+    BadRecipe(
+        "hf-with-weights",
+        f"model: 'hf:{TINY_LM}'\nweights: w.safetensors\n",
+        ("weights:", "omit it"),
+    ),
+    BadRecipe(
+        "text-data-for-a-classifier",
+        MLP + f"data: {{kind: text, path: {TINY_LM / 'pydoc_topics.txt'}}}\n",
+        ("data.kind:", "causal language model", "classification"),
+    ),
+    BadRecipe(
+        "text-data-missing",
+        "model: tiny_lm\ndata: {kind: text, path: /no/such/text.txt}\n",
+        ("data.path:", "does not exist"),
+    ),
+    BadRecipe(
+        "text-data-not-text",
+        f"model: tiny_lm\ndata: {{kind: text, path: {TINY_LM / 'config.json'}}}\n",
+        ("data.path:", "not a .txt or .jsonl"),
     ),
 ]

@@ -118,3 +118,42 @@ def test_decoder_prune_on_cuda_moves_one_block_at_a_time(llama_model: torch.nn.M
         if mask_a is not None and mask_b is not None:
             agree = float((mask_a == mask_b).float().mean())
             assert agree > 0.99, name  # float64 sums on two devices: rare ties may differ
+
+
+class _Block(torch.nn.Module):
+    """A block called with keyword hidden states, returning a tuple (as some HF models do)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.up = torch.nn.Linear(width, 2 * width)
+        self.down = torch.nn.Linear(2 * width, width)
+
+    def forward(self, hidden_states: torch.Tensor, scale: float = 1.0) -> tuple[torch.Tensor, None]:
+        return hidden_states + scale * self.down(torch.relu(self.up(hidden_states))), None
+
+
+class _Decoder(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(50, 16)
+        self.blocks = torch.nn.ModuleList([_Block(16) for _ in range(3)])
+        self.head = torch.nn.Linear(16, 50)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        hidden = self.embed(ids)
+        for block in self.blocks:
+            hidden = block(hidden_states=hidden, scale=0.5)[0]
+        return self.head(hidden)
+
+
+def test_blocks_taking_keyword_hidden_states_and_returning_tuples() -> None:
+    models = [_Decoder(), _Decoder()]
+    ids = torch.randint(0, 50, (8, 10), generator=torch.Generator().manual_seed(1))
+    batches = [(ids[:4], ids[:4]), (ids[4:], ids[4:])]
+    for model, prune in zip(models, (decoder_prune, sequential_prune), strict=True):
+        layers = [layer for layer in prunable_layers(model) if layer.name != "head"]
+        targets = {layer.name: 0.5 for layer in layers}
+        prune(model, layers, batches, CRITERIA.get("sparsegpt"), Structure(), targets)
+    torch.testing.assert_close(models[0](ids), models[1](ids), rtol=1e-4, atol=1e-5)
+    assert current_mask(models[0].blocks[2].down) is not None

@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 from cli_support import Cli
+from safetensors.torch import load_file, save_file
 from tiny_llama import make_llama_dir
 from torch import nn
 
@@ -82,6 +83,7 @@ BAD_DIRECTORIES = [
     ("not_causal", "model", "not a causal language model"),
     ("no_tokenizer", "model", "has no tokenizer"),
     ("wrong_shapes", "model", "cannot be loaded"),
+    ("missing_tensor", "model", "model.norm.weight are missing"),
     ("missing_dir", "model", "is not a directory"),
 ]
 
@@ -99,6 +101,10 @@ def _break(directory: Path, how: str) -> None:
         _write_config(directory, model_type="vit")
     elif how == "no_tokenizer":
         (directory / "tokenizer.json").unlink()
+    elif how == "missing_tensor":
+        tensors = load_file(directory / "model.safetensors")
+        del tensors["model.norm.weight"]
+        save_file(tensors, str(directory / "model.safetensors"), metadata={"format": "pt"})
     elif how == "wrong_shapes":
         _write_config(directory, intermediate_size=48)
     elif how == "missing_dir":
@@ -322,3 +328,15 @@ def test_global_allocation_may_drop_a_whole_layer_of_a_language_model(llama: Pat
     result = prune(parse_recipe(_recipe(llama, criterion="wanda", allocation="global")))
     assert result.summary["sparsity_pruned_layers"] == pytest.approx(0.5, abs=1e-3)
     assert max(row["sparsity"] for row in result.layers) <= 1.0
+
+
+def test_evaluate_gives_next_token_accuracy_and_loss_for_language_models(llama: Path) -> None:
+    from pruning_core.models.metrics import evaluate
+
+    recipe = parse_recipe(_recipe(llama))
+    spec = spec_for(recipe.model, None, recipe.data)
+    test = load_data(spec, recipe.data)["test"]
+    model = build_model(spec)
+    accuracy, loss = evaluate(model, test.x, test.y, batch_size=7)
+    assert 0.0 <= accuracy <= 1.0
+    assert math.exp(loss) == pytest.approx(perplexity(model, test.x)[0], rel=1e-5)
