@@ -50,15 +50,22 @@ def results_document(result: RunResult) -> dict[str, Any]:
     )
 
 
+def shape_text(shape: Any) -> str:
+    """``[64, 32, 3, 3]`` -> ``64x32x3x3``; low-rank factors -> ``60x256 + 256x60``."""
+    if shape and isinstance(shape[0], list | tuple):
+        return " + ".join(shape_text(part) for part in shape)
+    return "x".join(str(side) for side in shape)
+
+
 def write_layers_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """Per-layer rows as CSV (shapes written as ``AxB``)."""
+    """Per-layer rows as CSV (shapes written as ``AxB``, factors as ``AxB + BxC``)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=LAYER_COLUMNS)
         writer.writeheader()
         for row in rows:
             flat = dict(row)
             for key in ("shape", "shape_original"):
-                flat[key] = "x".join(str(side) for side in row[key])
+                flat[key] = shape_text(row[key])
             writer.writerow(flat)
 
 

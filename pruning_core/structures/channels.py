@@ -23,6 +23,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
+from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.layers import PRUNABLE_TYPES, module_weight
 
 KEPT_BY_COUPLING = "kept dense: its output channels are coupled with '{}', which is left dense"
@@ -146,12 +147,24 @@ def remove_output_channels(
         The planned layers left as they are (and why) and every layer changed through
         another layer's group.
     """
-    result = ChannelRemoval()
     if not any(plan.values()):
-        return result
+        return ChannelRemoval()
+    try:
+        return _remove(model, plan, example_input, set(keep))
+    except (RuntimeError, IndexError, ValueError, KeyError) as error:  # torch_pruning's limits
+        raise UserInputError(
+            "structure",
+            f"channel removal is not supported for this architecture (Torch-Pruning: "
+            f"{shorten(error, 200)}); allowed: unstructured, n:m, block",
+        ) from None
+
+
+def _remove(
+    model: nn.Module, plan: dict[str, list[int]], example_input: torch.Tensor, keep: set[str]
+) -> ChannelRemoval:
+    result = ChannelRemoval()
     graph = _graph(model, example_input)
     names = _layer_names(model)
-    keep = set(keep)
     handled: set[str] = set()
     changed: dict[str, list[str]] = {}
     for name, indices in plan.items():
