@@ -45,6 +45,7 @@ RUN_COLUMNS = {
     "accuracy_delta": "test vs dense",
     "sparsity_total": "model sparsity",
     "best_size": "best size",
+    "best_format": "best format",
     "theoretical_speedup": "speedup (theor.)",
     "precision": "precision",
     "epochs": "epochs",
@@ -86,30 +87,21 @@ def layer_view(layers: list[dict[str, Any]]) -> Styler:
 
 def runs_view(runs: pd.DataFrame) -> Styler:
     """The Runs table: chosen columns, human names, ``-`` for missing, deltas in pp."""
-    frame = runs.assign(
-        best_size=[
-            f"{size / 1024:,.0f} KiB {fmt}" if isinstance(size, int | float) and size == size
-            else None
-            for size, fmt in zip(runs.get("best_format_bytes", []), runs.get("best_format", []),
-                                 strict=True)
-        ],
-    )  # fmt: skip
+    sizes = pd.to_numeric(runs.get("best_format_bytes", pd.Series(dtype=float)), errors="coerce")
+    frame = runs.assign(best_size=sizes / 1024)  # numbers, so the column sorts by size
     frame = frame[[c for c in RUN_COLUMNS if c in frame]].rename(columns=RUN_COLUMNS)
+    formats: list[tuple[Any, list[str]]] = [
+        ("{:.1%}", ["target_sparsity", "test_accuracy", "val_after_pruning", "sparsity_total"]),
+        (lambda value: f"{value * 100:+.1f} pp", ["accuracy_delta"]),
+        ("{:.2f}x", ["theoretical_speedup"]),
+        ("{:.1f}", ["duration_s"]),
+        ("{:.0f}", ["epochs"]),
+        ("{:,.0f} KiB", ["best_size"]),
+        (lambda t: t.strftime("%Y-%m-%d %H:%M:%S"), ["created"]),
+    ]
     styler = frame.style.format(na_rep=MISSING)
-    styler = styler.format(
-        "{:.1%}",
-        subset=[RUN_COLUMNS[c] for c in ("target_sparsity", "test_accuracy", "val_after_pruning",
-                                         "sparsity_total")],
-        na_rep=MISSING,
-    )  # fmt: skip
-    styler = styler.format(
-        lambda value: f"{value * 100:+.1f} pp", subset=[RUN_COLUMNS["accuracy_delta"]],
-        na_rep=MISSING,
-    )  # fmt: skip
-    styler = styler.format("{:.2f}x", subset=[RUN_COLUMNS["theoretical_speedup"]], na_rep=MISSING)
-    styler = styler.format("{:.1f}", subset=[RUN_COLUMNS["duration_s"]], na_rep=MISSING)
-    styler = styler.format("{:.0f}", subset=[RUN_COLUMNS["epochs"]], na_rep=MISSING)
-    styler = styler.format(
-        lambda t: t.strftime("%Y-%m-%d %H:%M:%S"), subset=[RUN_COLUMNS["created"]], na_rep=MISSING
-    )
+    for pattern, columns in formats:
+        shown = [RUN_COLUMNS[c] for c in columns if RUN_COLUMNS[c] in frame]
+        if shown:
+            styler = styler.format(pattern, subset=shown, na_rep=MISSING)
     return styler.hide(axis="index")

@@ -80,7 +80,7 @@ def size_headline(facts: dict[str, Any]) -> tuple[str, str]:
     dense_text = f"dense {dense / KIB:,.0f} KiB" if isinstance(dense, int | float) else "dense n/a"
     if best is None or facts.get("best_format") in (None, "dense"):
         shown = f"{dense / KIB:,.0f} KiB" if isinstance(dense, int | float) else "n/a"
-        return shown, f"dense ({precision}) is the smallest format"
+        return shown, f"smallest: dense ({precision})"
     return f"{best / KIB:,.0f} KiB", f"as {facts['best_format']} ({precision}) · {dense_text}"
 
 

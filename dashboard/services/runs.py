@@ -8,7 +8,6 @@ each ``results.json`` once per dashboard process, not on every rerun.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -29,20 +28,34 @@ def runs_frame(states: tuple[str, ...] | None = None) -> pd.DataFrame:
 
 
 def run_facts(run_id: int) -> dict[str, Any]:
-    """Derived facts of one finished run (empty when its results file is missing)."""
+    """Derived facts of one finished run (empty when its results file is missing).
+
+    Kept in one process-wide table keyed by the file and its modification time: a
+    ``st.cache_data`` entry per run would pickle and hash on every one of hundreds of calls.
+    """
     path = artifact_path(run_id, "results.json")
-    if not path.is_file():
-        return {}
-    return _facts(str(path), path.stat().st_mtime)
-
-
-@st.cache_data(show_spinner=False, max_entries=4096)
-def _facts(path: str, stamp: float) -> dict[str, Any]:
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        key = (str(path), path.stat().st_mtime)
+    except OSError:
         return {}
-    return facts.document_facts(document)
+    table = _facts_table()
+    if key not in table:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if len(table) > MAX_FACTS:
+            table.clear()
+        table[key] = facts.document_facts(document)
+    return dict(table[key])
+
+
+MAX_FACTS = 20_000
+
+
+@st.cache_resource(show_spinner=False)
+def _facts_table() -> dict[tuple[str, float], dict[str, Any]]:
+    return {}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -51,8 +51,11 @@ def test_problems_are_listed_and_counted_before_queueing(
     settle(page)
     errors = page.locator('[data-testid="stAlertContentError"]')
     expect(errors).to_have_count(2)
-    expect(errors.filter(has_text="allocation: 'owl' does not apply")).to_have_count(1)
-    expect(errors.filter(has_text="layer_sparsity: 'net.1' is not a layer")).to_have_count(1)
+    # each names the control on screen and the recipe field
+    owl = "allocation across layers (allocation): 'owl' does not apply"
+    expect(errors.filter(has_text=owl)).to_have_count(1)
+    named = "Per-layer sparsities (layer_sparsity): 'net.1' is not a layer"
+    expect(errors.filter(has_text=named)).to_have_count(1)
     expect(page.get_by_text("Fix the 2 problems above to queue this recipe.")).to_be_visible()
     expect(page.get_by_role("button", name="Queue run")).to_be_disabled()
 

@@ -243,3 +243,15 @@ def test_messages_name_the_control_on_screen() -> None:
     assert controls.control("structure.skip_incompatible") == "Skip layers whose shape does not fit"
     assert controls.control("layer_sparsity.net.3") == "Per-layer sparsities"
     assert controls.heading("artifacts") == "artifacts"
+
+
+def test_workers_claim_sensitivity_profiles_before_a_waiting_sweep(tmp_path: Path) -> None:
+    from pruning_core.runs.store import RunStore
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    sweep = store.enqueue_many([{"model": "m", "seed": seed} for seed in range(3)])
+    job = store.enqueue({"job": "sensitivity", "model": "m"})
+    store.register_worker("w", 1, "elsewhere")
+    claimed = [store.claim("w"), store.claim("w")]
+    assert [record.id for record in claimed if record] == [job, sweep[0]]
+    assert store.queued_ids() == sweep[1:]

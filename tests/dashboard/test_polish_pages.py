@@ -75,6 +75,11 @@ def test_gpu_card_is_never_blank(
     at = open_page("speedups")
     assert "2:4 GPU speedup: measured on NVIDIA H200, 2026-12-01" in plain(at)
 
+    at.multiselect(key="speed_runs").set_value([]).run()  # nothing picked: say so, and only so
+    assert "No runs selected" in plain(at) and "No finished runs" not in plain(at)
+    size = next(c for c in charts_of(at) if "size" in c["layout"]["title"]["text"].lower())
+    assert size["layout"]["annotations"][0]["text"] == "no runs selected: pick runs above"
+
 
 @pytest.mark.slow
 def test_runs_headline_after_pruning_and_best_format_size(app_env: RunStore) -> None:
