@@ -34,10 +34,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from benchmarks.cpu_common import OUT, markdown, save
-from pruning_core.latency import fixed_threads, machine_metadata, summarize
+from pruning_core.latency import machine_metadata, summarize
 from pruning_core.models.registry import MODELS, build_model
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
+from pruning_core.threads import fixed_threads
 
 THREADS = 1
 REPEATS = {1: 30, 64: 10, 256: 6}  # pairs per batch: a few minutes on a 2-core machine

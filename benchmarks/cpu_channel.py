@@ -22,12 +22,13 @@ from torch import nn
 
 from benchmarks.cpu_common import REPEATS, THREADS, WARMUP, markdown, save
 from pruning_core.bench.layers import call_action
-from pruning_core.latency import fixed_threads, machine_metadata, measured_rows, time_interleaved
+from pruning_core.latency import machine_metadata, measured_rows, time_interleaved
 from pruning_core.models.layers import prunable_layers
 from pruning_core.models.metrics import layer_macs
 from pruning_core.models.registry import MODELS, build_model
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
+from pruning_core.threads import fixed_threads
 
 
 def measure(

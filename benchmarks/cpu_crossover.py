@@ -15,7 +15,8 @@ import warnings
 from benchmarks.cpu_common import OUT, REPEATS, THREADS, WARMUP, markdown, save
 from pruning_core.bench.layers import crossover_points, crossover_rows
 from pruning_core.bench.run import CROSSOVER_SPARSITIES
-from pruning_core.latency import fixed_threads, machine_metadata
+from pruning_core.latency import machine_metadata
+from pruning_core.threads import fixed_threads
 
 SHAPES = {  # label: (out, in, columns)
     "4096x4096 x 64 (issue reference)": (4096, 4096, 64),

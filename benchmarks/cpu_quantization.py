@@ -26,9 +26,10 @@ from pruning_core.bench.layers import call_action
 from pruning_core.bench.models import accuracy
 from pruning_core.compression.quantization import quantize_dynamic_int8, quantize_linear_int8
 from pruning_core.formats.sizes import dense_model_bytes
-from pruning_core.latency import fixed_threads, machine_metadata, measured_rows, time_interleaved
+from pruning_core.latency import machine_metadata, measured_rows, time_interleaved
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import parse_recipe
+from pruning_core.threads import fixed_threads
 from sample_models.data import digits_splits
 
 

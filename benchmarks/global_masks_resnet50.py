@@ -38,11 +38,12 @@ from torch.nn.utils import prune as torch_prune
 
 from benchmarks.cpu_common import OUT, markdown, save
 from pruning_core.allocation.rules import Allocation, global_ranking
-from pruning_core.latency import fixed_threads, machine_metadata, summarize, time_interleaved
+from pruning_core.latency import machine_metadata, summarize, time_interleaved
 from pruning_core.models.layers import prunable_layers
 from pruning_core.recipe import Structure
 from pruning_core.structures.grouping import Grouping, grouping, structured_mask
 from pruning_core.structures.heads_mha import convert_multihead_attention
+from pruning_core.threads import fixed_threads
 
 SPARSITY = 0.9
 MODELS = ("resnet18", "resnet50", "vit_b_16")

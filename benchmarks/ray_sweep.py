@@ -47,13 +47,13 @@ from typing import Any
 import torch
 
 from pruning_core.environment import machine_metadata
-from pruning_core.latency import fixed_threads
 from pruning_core.models.registry import load_env_plugins
 from pruning_core.pipeline.run import prune
 from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
 from pruning_core.recipe import Recipe, parse_recipe
 from pruning_core.runs.ray_cluster import connect
 from pruning_core.runs.ray_sweep import ray_sweep
+from pruning_core.threads import fixed_threads
 
 OUT = Path(__file__).parent / "results" / "ray_sweep.json"
 CRITERIA, SPARSITIES, SEEDS = ["magnitude", "random"], [0.5, 0.7, 0.9], [0, 1]

@@ -395,7 +395,7 @@ def worker(
 def main_entry() -> None:
     """The ``pruning-core`` command: usage mistakes too are one ``error:`` line, exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a raised Exit comes back as its exit code
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:
@@ -408,6 +408,7 @@ def main_entry() -> None:
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         typer.echo(f"error: {shorten(message, 500)}{where}", err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,8 +13,7 @@ import csv
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,6 @@ __all__ = ["cpu_flags", "cpu_model", "machine_metadata"]
 
 MIN_REPEATS = 30
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-
-
-@contextmanager
-def fixed_threads(threads: int | None) -> Iterator[int]:
-    """Run with ``threads`` intra-op threads (``None``: leave as is), restored afterwards."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def summarize(times_ms: list[float]) -> dict[str, float]:

@@ -100,6 +100,7 @@ LAYERS = [
         "environment",
         "output_paths",
         "data_config",
+        "threads",
     },
     {"latency", "models"},
     {"masks"},

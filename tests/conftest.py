@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from tiny_model import TinyModel, single_thread
+from tiny_model import TinyModel
 
 from pruning_core.runs.store import RunStore
+from pruning_core.threads import fixed_threads
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,8 +27,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    """Every test runs on one torch thread (session fixtures use ``single_thread`` too)."""
-    with single_thread():
+    """Every test runs on one torch thread (session fixtures use ``fixed_threads(1)`` too)."""
+    with fixed_threads(1):
         yield
 
 
@@ -62,6 +63,6 @@ def filled_store(tmp_path_factory: pytest.TempPathFactory, tiny_model: TinyModel
     store.enqueue_many(sweep, label="sweep", sweep="sweep-test")
     store.enqueue(tiny_model.queued(skip_layers=["nope*"]), label="single")
     store.request_cancel(store.enqueue(tiny_model.queued()))
-    with single_thread():  # session fixtures start before the autouse one_thread
+    with fixed_threads(1):  # session fixtures start before the autouse one_thread
         Worker(store).run(once=True)
     return store

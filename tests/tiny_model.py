@@ -6,13 +6,9 @@ holds its definition.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from pruning_core.pipeline.run import RunResult, prune
 from pruning_core.recipe import Recipe, parse_recipe
@@ -20,17 +16,6 @@ from pruning_core.recipe import Recipe, parse_recipe
 WEIGHTS = (
     Path(__file__).resolve().parents[1] / "sample_models" / "weights" / "digits_mlp.safetensors"
 )
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """One torch thread: on tiny models a second only adds hand-off waits on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)

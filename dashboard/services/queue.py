@@ -12,9 +12,7 @@ stop the store's workers at any time (the run in progress goes back to the queue
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
-import signal
 import time
 from typing import Any
 
@@ -23,8 +21,7 @@ import streamlit as st
 
 from dashboard.charts import queue as queue_table
 from dashboard.services.store import AUTOSTART_ENV, store
-from pruning_core.runs.launcher import ensure_worker, stop_workers
-from pruning_core.runs.liveness import pid_alive
+from pruning_core.runs.launcher import ensure_worker, stop_spawned_workers, stop_workers
 
 _STARTED: set[int] = set()  # pids of the workers this dashboard process started
 
@@ -49,20 +46,9 @@ def _stop_at_exit() -> bool:
 
 def stop_started_workers(timeout_s: float = 10.0) -> list[int]:
     """SIGTERM the live workers this process started and wait for them; returns their pids."""
-    pids = [pid for pid in _STARTED if pid_alive(pid)]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.time() + timeout_s
-    while time.time() < deadline and any(pid_alive(pid) for pid in pids):
-        for pid in pids:
-            with contextlib.suppress(ChildProcessError):  # our child: reap it, no zombie left
-                os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.1)
-    _STARTED.difference_update(pids)
-    return pids
+    stopped = stop_spawned_workers(timeout_s)
+    _STARTED.difference_update(stopped)
+    return stopped
 
 
 def stop_all_workers() -> list[int]:

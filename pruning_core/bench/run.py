@@ -16,10 +16,11 @@ import torch
 
 from pruning_core.bench.layers import crossover_points, crossover_rows, layer_rows
 from pruning_core.bench.models import compiled_variants, eager_variants, time_variants
-from pruning_core.latency import RESULTS_DIR, fixed_threads, machine_metadata, write_rows
+from pruning_core.latency import RESULTS_DIR, machine_metadata, write_rows
 from pruning_core.models.registry import build_model, load_data, spec_for
 from pruning_core.pipeline.run import prune
 from pruning_core.recipe import Recipe
+from pruning_core.threads import fixed_threads
 
 CROSSOVER_SPARSITIES = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
 

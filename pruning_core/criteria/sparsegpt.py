@@ -30,8 +30,7 @@ Stable functional API (``weight`` is ``(out_features, in_features)``):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
@@ -39,6 +38,7 @@ from pruning_core.criteria import Criterion, LayerStats, register_criterion
 from pruning_core.criteria.hessian import hessian, inverse_hessian_factor
 from pruning_core.criteria.wanda import check_layer, wanda_score
 from pruning_core.masks.row_selection import row_keep_mask
+from pruning_core.threads import fixed_threads
 
 DEFAULT_BLOCKSIZE = 128
 DEFAULT_PERCDAMP = 0.01
@@ -52,17 +52,6 @@ def _block_prune_counts(total: int, columns: int, rows: int, blocksize: int) -> 
         round(share * rows * end) - round(share * rows * start)
         for start, end in zip(edges[:-1], edges[1:], strict=True)
     ]
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Per-block work is small: on a busy machine, waiting for a second thread costs more."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _prune_groups(
@@ -107,7 +96,7 @@ def _sweep(
         err1 = err_buffer[: end - start]
         prune1 = pruned[start:end]
         before1 = None if keep_before_t is None else keep_before_t[start:end]
-        with _one_thread():
+        with fixed_threads(1):
             if nm is None and counts[index]:
                 scores = w1.pow(2).div_(d.pow(2)[:, None])
                 if before1 is not None:

@@ -11,25 +11,14 @@ thread setting (``benchmarks/global_masks_resnet50.py`` measures both).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
+from pruning_core.threads import fixed_threads
+
 _SAMPLE = 262_144  # sample size that brackets a global threshold
 _MARGIN = 4e-3  # quantile margin on each side of the bracket
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block on one intra-op thread (see the module docstring), restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)
@@ -82,7 +71,7 @@ def select_kth(parts: list[torch.Tensor], k: int) -> KthSelection:
     n = sum(sizes)
     if not 1 <= k <= n:
         raise ValueError(f"k must be in [1, {n}], got {k}")
-    with one_thread():
+    with fixed_threads(1):
         if n <= 4 * _SAMPLE:
             return _counted(parts, float(torch.cat(parts).kthvalue(k).values))
         generator = torch.Generator().manual_seed(k)
@@ -133,7 +122,7 @@ def lowest_k_mask(scores: torch.Tensor, k: int, threshold: float | None = None) 
         return torch.ones_like(scores, dtype=torch.bool)
     if k >= flat.numel():
         return torch.zeros_like(scores, dtype=torch.bool)
-    with one_thread():  # memory-bound passes, like the global selection's
+    with fixed_threads(1):  # memory-bound passes, like the global selection's
         return _drop_lowest(flat, k, threshold).reshape(scores.shape)
 
 

@@ -76,6 +76,17 @@ def startup_failure(store: RunStore, lines: int = 3) -> str | None:
 def stop_workers(store: RunStore, timeout_s: float = 15.0) -> list[int]:
     """SIGTERM the live workers of ``store`` on this host and wait for them; returns their pids."""
     pids = [w.pid for w in store.workers() if w.host == this_host() and w.pid != os.getpid()]
+    return _terminate(pids, timeout_s)
+
+
+def stop_spawned_workers(timeout_s: float = 10.0) -> list[int]:
+    """Stop the workers this process started (e.g. when the dashboard that started them exits)."""
+    return _terminate([process.pid for process in _spawned], timeout_s)
+
+
+def _terminate(pids: list[int], timeout_s: float) -> list[int]:
+    """SIGTERM ``pids``, reap our own children, SIGKILL what is still alive at the deadline."""
+    pids = [pid for pid in pids if pid_alive(pid)]
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)

@@ -14,7 +14,6 @@ from torch import nn
 from pruning_core.bench.layers import crossover_points, gemm_actions, gemm_shapes
 from pruning_core.formats.modules import SparseLinear, sparsify_linears
 from pruning_core.latency import (
-    fixed_threads,
     machine_metadata,
     measured_rows,
     summarize,
@@ -22,6 +21,7 @@ from pruning_core.latency import (
     write_rows,
 )
 from pruning_core.models.registry import MODELS, build_model
+from pruning_core.threads import fixed_threads
 
 
 def test_summary_statistics_are_exact() -> None:

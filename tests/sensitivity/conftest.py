@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tiny_model import TinyModel, single_thread
+from tiny_model import TinyModel
 
 from pruning_core.sensitivity.profile import compute_profile, parse_job
+from pruning_core.threads import fixed_threads
 
 
 @pytest.fixture(scope="session")
@@ -19,5 +20,5 @@ def mlp_job(tiny_model: TinyModel) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def mlp_profile(mlp_job: dict[str, Any]) -> dict[str, Any]:
     """The measured profile of :func:`mlp_job` (with latency)."""
-    with single_thread():  # session fixtures start before the autouse one_thread
+    with fixed_threads(1):  # session fixtures start before the autouse one_thread
         return compute_profile(parse_job(mlp_job), lambda *_: None)
