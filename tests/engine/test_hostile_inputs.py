@@ -242,7 +242,7 @@ def test_non_finite_and_huge_numbers_are_refused_or_bounded(
         (["nope"], "No such command"),
         (["run", "--bogus", "x"], "No such option"),
         (["run", "/no/such/recipe.yaml"], "recipe: file not found"),
-        (["sweep", "/no/such/recipe.yaml", "--criteria", ""], "criteria:"),
+        (["sweep", "/no/such/recipe.yaml", "--criteria", ""], "recipe: file not found"),
     ],
 )
 def test_usage_mistakes_are_one_line_from_the_installed_command(
