@@ -10,26 +10,33 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pruning_core.errors import RunCancelled, UserInputError, shorten
+from pruning_core.cli_measure import bench, sensitivity
+from pruning_core.cli_support import (
+    ADDRESS_HELP,
+    EXECUTOR_HELP,
+    PLUGINS,
+    guard,
+    load_plugins,
+    parse_list,
+    progress_bar,
+    raise_first,
+    stderr,
+)
+from pruning_core.errors import UserInputError, shorten
 from pruning_core.output_paths import check_output_dir, check_output_file
-from pruning_core.recipe import load_recipe, parse_recipe
+from pruning_core.recipe import load_recipe
 from pruning_core.runs.executors import check_executor, configured_address, serve, sweep_rows
 from pruning_core.runs.ray_cluster import check_ray_installed
 from pruning_core.runs.ray_runner import ClusterLost, RayRunFailed
 from pruning_core.runs.store import RunStore
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
-stderr = Console(stderr=True)
-T = TypeVar("T")
 
 
 @app.callback()
@@ -42,60 +49,13 @@ def main(
     """Explore pruning trade-offs: run recipes, sweeps and list models."""
     # Plugins are loaded by the commands that need models, after their arguments are
     # checked: a usage mistake is reported at once, before torch is imported.
-    _plugins[:] = plugin or []
-
-
-_plugins: list[str] = []
-
-
-def _load_plugins() -> None:
-    from pruning_core.models.registry import load_env_plugins, load_plugin
-
-    load_env_plugins()
-    for target in _plugins:
-        load_plugin(target)
-
-
-def _fail(error: UserInputError) -> None:
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(2)
-
-
-def _guard(action: Callable[[], T]) -> T:
-    """Turn user errors into one line and exit code 2; Ctrl-C into exit code 130."""
-    try:
-        return action()
-    except UserInputError as error:
-        _fail(error)
-    except (RunCancelled, KeyboardInterrupt):
-        typer.echo("cancelled", err=True)
-        raise typer.Exit(130) from None
-    raise AssertionError("unreachable")
-
-
-@contextmanager
-def _progress_bar() -> Iterator[Callable[[str, float, str], None]]:
-    with Progress(
-        TextColumn("{task.description:<10}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[message]}"),
-        console=stderr,
-        transient=True,  # erased at exit: errors and the summary stay one clean line
-    ) as bar:
-        task = bar.add_task("start", total=1.0, message="")
-
-        def update(phase: str, fraction: float, message: str) -> None:
-            bar.update(task, completed=fraction, description=phase, message=message)
-
-        yield update
+    PLUGINS[:] = plugin or []
 
 
 @app.command()
 def models() -> None:
     """List the registered models."""
-    _guard(_load_plugins)
+    guard(load_plugins)
     from pruning_core.models.registry import MODELS
 
     for name in MODELS:
@@ -127,13 +87,13 @@ def run(
     def execute() -> None:
         recipe = load_recipe(recipe_file)
         check_output_dir(out, "--out", overwrite)
-        _load_plugins()
+        load_plugins()
         from pruning_core.pipeline.artifacts import save_run
         from pruning_core.pipeline.checks import check
         from pruning_core.pipeline.run import prune
 
-        _raise_first(check(recipe))
-        with _progress_bar() as update:
+        raise_first(check(recipe))
+        with progress_bar() as update:
             result = prune(recipe, progress=update)
         save_run(result, out)
         summary = result.summary
@@ -145,31 +105,7 @@ def run(
             f"theoretical speedup {summary['theoretical_speedup']:.2f}x"
         )
 
-    _guard(execute)
-
-
-def _parse_list(
-    text: str, convert: Callable[[str], Any], field: str, allow_empty: bool = False
-) -> list[Any]:
-    try:
-        values = [convert(part.strip()) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserInputError(field, f"'{shorten(text)}' is not a comma-separated list") from None
-    if not values and not allow_empty:
-        raise UserInputError(field, "give at least one value (comma-separated)")
-    return values
-
-
-def _raise_first(problems: list[Any]) -> None:
-    if problems:
-        raise problems[0].as_error()
-
-
-EXECUTOR_HELP = "local (this machine, the default) | ray (a Ray cluster; needs the ray extra)"
-ADDRESS_HELP = (
-    "Ray cluster: auto, ray://HOST:PORT or HOST:PORT; default: start a local Ray "
-    "instance for this command"
-)
+    guard(execute)
 
 
 def _executor_options(executor: str | None, ray_address: str | None) -> tuple[str, str | None]:
@@ -208,21 +144,21 @@ def sweep(
     def execute() -> None:
         base = load_recipe(recipe_file)
         grid = (
-            _parse_list(criteria, str, "criteria"),
-            _parse_list(sparsities, float, "sparsities"),
-            _parse_list(seeds, int, "seeds"),
+            parse_list(criteria, str, "criteria"),
+            parse_list(sparsities, float, "sparsities"),
+            parse_list(seeds, int, "seeds"),
         )
         name, address = _executor_options(executor, ray_address)
         check_output_file(out, "--out", overwrite)
         if runs_dir is not None:
             check_output_dir(runs_dir, "--runs-dir", overwrite)
-        _load_plugins()
+        load_plugins()
         from pruning_core.pipeline.checks import check
         from pruning_core.pipeline.sweep import sweep_recipes
 
         recipes = sweep_recipes(base, *grid)
         for recipe in recipes:  # every run is checked before the first one starts
-            _raise_first(check(recipe))
+            raise_first(check(recipe))
         rows = list(
             sweep_rows(
                 recipes,
@@ -232,7 +168,7 @@ def sweep(
                 on_run=lambda i, r: stderr.print(
                     f"[{i + 1}/{len(recipes)}] {r.criterion} sparsity {r.sparsity:g} seed {r.seed}"
                 ),
-                plugins=list(_plugins),
+                plugins=list(PLUGINS),
                 on_retry=lambda i, reason: stderr.print(f"[{i + 1}] retrying once: {reason}"),
             )
         )
@@ -243,128 +179,11 @@ def sweep(
             writer.writerows(rows)
         typer.echo(f"{out}: {len(rows)} runs")
 
-    _guard(lambda: _on_ray_failure(execute))
+    guard(lambda: _on_ray_failure(execute))
 
 
-def _parse_shapes(text: str) -> list[tuple[int, int, int]]:
-    shapes = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        sides = part.lower().split("x")
-        if len(sides) != 3 or not all(side.isdigit() and int(side) > 0 for side in sides):
-            raise UserInputError("crossover", f"'{part}' is not OUTxINxCOLUMNS, e.g. 4096x4096x64")
-        shapes.append((int(sides[0]), int(sides[1]), int(sides[2])))
-    return shapes
-
-
-@app.command()
-def bench(
-    recipe_file: Annotated[
-        Path | None, typer.Argument(help="recipe YAML (default: --model, no finetuning)")
-    ] = None,
-    model: Annotated[str, typer.Option(help="model when no recipe is given")] = "digits_cnn",
-    batch: Annotated[int, typer.Option(min=1)] = 64,
-    threads: Annotated[int, typer.Option(min=1, help="torch.set_num_threads")] = 2,
-    repeats: Annotated[int, typer.Option(min=30, help="timed repetitions (>= 30)")] = 30,
-    warmup: Annotated[int, typer.Option(min=0)] = 5,
-    compile_: Annotated[
-        bool, typer.Option("--compile", help="also time torch.compile variants (slow to build)")
-    ] = False,
-    int8: Annotated[bool, typer.Option(help="int8 variants (torchao, quantize_dynamic)")] = True,
-    layers: Annotated[bool, typer.Option(help="per-layer format/precision rows")] = True,
-    crossover: Annotated[
-        str, typer.Option(help="CSR/BSR crossover shapes OUTxINxCOLUMNS, comma-separated")
-    ] = "",
-    out: Annotated[Path, typer.Option("--out", help="results directory")] = Path(
-        "benchmarks/results"
-    ),
-) -> None:
-    """Measure latency of each format/precision vs dense on this machine (median, IQR)."""
-
-    def execute() -> None:
-        recipe = (
-            load_recipe(recipe_file)
-            if recipe_file is not None
-            else parse_recipe({"model": model, "finetune": {"epochs": 0}})
-        )
-        check_output_dir(out, "--out", overwrite=True)
-        _load_plugins()
-        from pruning_core.bench.run import BenchSettings, run_bench
-
-        settings = BenchSettings(
-            batch=batch,
-            threads=threads,
-            repeats=repeats,
-            warmup=warmup,
-            compile=compile_,
-            int8=int8,
-            layers=layers,
-            crossover=_parse_shapes(crossover),
-            out_dir=out,
-        )
-        result = run_bench(recipe, settings)
-        for row in result.end_to_end:
-            if row.get("status") != "ok":
-                typer.echo(f"{row['variant']:<32} {row.get('mode', '')}: {row['error']}")
-                continue
-            typer.echo(
-                f"{row['variant']:<32} {row['mode']:<8} {row['median_ms']:9.3f} ms "
-                f"(IQR {row['iqr_ms']:.3f})  {row['speedup']:.2f}x measured"
-            )
-        for shape, points in result.crossover_points.items():
-            typer.echo(f"crossover {shape}: {points}")
-        typer.echo("wrote " + ", ".join(str(path) for path in result.files))
-
-    _guard(execute)
-
-
-@app.command()
-def sensitivity(
-    recipe_file: Annotated[Path, typer.Argument(help="recipe YAML: model, criterion, structure")],
-    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("sensitivity_out"),
-    sparsities: Annotated[str, typer.Option(help="comma-separated grid")] = "",
-    method: Annotated[str, typer.Option(help="measured | fisher (approximation)")] = "measured",
-    latency: Annotated[bool, typer.Option(help="time each layer on this CPU")] = True,
-    target: Annotated[
-        float | None, typer.Option(help="allocate this average sparsity (or --budget share)")
-    ] = None,
-    budget: Annotated[str, typer.Option(help="sparsity | macs")] = "sparsity",
-    write_recipe: Annotated[
-        Path | None, typer.Option(help="write the recipe with explicit per-layer sparsities")
-    ] = None,
-) -> None:
-    """Profile each layer's sensitivity (one layer pruned at a time); optionally allocate."""
-
-    def execute() -> None:
-        recipe = load_recipe(recipe_file)
-        check_output_dir(out, "--out", overwrite=True)
-        _load_plugins()
-        from pruning_core.sensitivity.job import write_profile
-        from pruning_core.sensitivity.plan import allocated_recipe, propose
-        from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
-
-        grid = _parse_list(sparsities, float, "sparsities", allow_empty=True) or None
-        job = job_from_recipe(recipe, grid, method, latency)
-        with _progress_bar() as update:
-            profile = compute_profile(job, update)
-        files = write_profile(profile, out)
-        typer.echo(f"wrote {', '.join(str(path) for path in files)}")
-        if target is None:
-            return
-        data = allocated_recipe(recipe.model_dump(mode="json"), profile, target, budget)
-        plan = propose(profile, target, budget)
-        for name, value in data["layer_sparsity"].items():
-            typer.echo(f"{name:<28} {value:.4f}")
-        typer.echo(
-            f"average sparsity {plan['average_sparsity']:.4f}, theoretical speedup "
-            f"{plan['theoretical_speedup']:.2f}x, predicted loss increase "
-            f"{plan['predicted_loss_delta']:+.4f} (additive estimate, before finetuning)"
-        )
-        if write_recipe is not None:
-            write_recipe.parent.mkdir(parents=True, exist_ok=True)
-            write_recipe.write_text(parse_recipe(data).to_yaml(), encoding="utf-8")
-            typer.echo(f"wrote {write_recipe}")
-
-    _guard(execute)
+app.command()(bench)
+app.command()(sensitivity)
 
 
 @app.command()
@@ -386,10 +205,10 @@ def worker(
     def execute() -> None:
         name, address = _executor_options(executor, ray_address)
         opened = RunStore(store)  # a bad store path is reported before torch is imported
-        _load_plugins()
-        serve(opened, name, address, plugins=list(_plugins), once=once)
+        load_plugins()
+        serve(opened, name, address, plugins=list(PLUGINS), once=once)
 
-    _guard(lambda: _on_ray_failure(execute))
+    guard(lambda: _on_ray_failure(execute))
 
 
 def main_entry() -> None:

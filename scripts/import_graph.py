@@ -111,7 +111,7 @@ LAYERS = [
     {"sensitivity"},
     {"pipeline"},
     {"bench", "runs"},
-    {"cli", "__init__"},
+    {"cli", "cli_support", "cli_measure", "__init__"},
 ]
 
 

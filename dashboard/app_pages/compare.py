@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import services
-from dashboard.charts import compare, facts, tables
+from dashboard.charts import compare, facts, metric, tables
 from dashboard.components import cards, widgets
 from dashboard.services import figures
 
@@ -75,7 +75,9 @@ labels = dict(zip(grouped["id"], grouped["label"], strict=True))
 diff = tables.recipe_diff({labels[i]: documents[i]["recipe"] for i in grouped["id"]})  # type: ignore[index]
 differing = diff[diff["differs"]].drop(columns="differs")
 reference_ids = grouped["ids"].iloc[0]
-reference = chosen[chosen["id"].isin(reference_ids)]["test_accuracy"].mean()
+task = metric.frame_metric(chosen)  # accuracy, or perplexity (lower is better) for LMs
+field, field_label, higher = metric.metric_of({"metric": task})
+reference = chosen[chosen["id"].isin(reference_ids)][field].mean()
 reference_name = str(labels[grouped["id"].iloc[0]]).split()[0]
 
 for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), strict=True):
@@ -87,22 +89,32 @@ for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), stri
         if len(members) > 1:
             st.caption(f"seeds {', '.join(map(str, group['seeds']))}: mean ± std (n)")
         is_reference = group["ids"] == reference_ids
-        gap = facts.pp(members["test_accuracy"].mean() - reference)
+        difference = members[field].mean() - reference
+        gap = facts.pp(difference) if higher else f"{difference:+.2f}"
         versus = "reference" if is_reference else f"{gap} vs {reference_name}"
         st.metric(
-            "test accuracy (final)",
-            compare.cell(members["test_accuracy"], "test_accuracy"),
+            f"{field_label} (final)" if higher else field_label,
+            compare.cell(members[field], field),
             delta=versus,
-            delta_color="off" if is_reference else "normal",
+            delta_color="off" if is_reference else "normal" if higher else "inverse",
             delta_arrow="off" if is_reference else "auto",
         )
-        st.metric(
-            "val acc. right after pruning",
-            compare.cell(members["val_after_pruning"], "val_after_pruning"),
-            delta=f"{compare.cell(members['recovered'], 'recovered')} by finetuning",
-            delta_color="off",
-            delta_arrow="off",
-        )
+        if higher:
+            st.metric(
+                "val acc. right after pruning",
+                compare.cell(members["val_after_pruning"], "val_after_pruning"),
+                delta=f"{compare.cell(members['recovered'], 'recovered')} by finetuning",
+                delta_color="off",
+                delta_arrow="off",
+            )
+        else:
+            st.metric(
+                "val perplexity right after pruning",
+                compare.cell(members["val_after_pruning"], "val_after_pruning", perplexity=True),
+                delta=f"{compare.cell(members['val_perplexity'], 'val_perplexity')} after finetuning",
+                delta_color="off",
+                delta_arrow="off",
+            )
         best, dense = facts.size_headline(members.iloc[0].to_dict())
         st.metric("size, best format", best, delta=dense, delta_color="off", delta_arrow="off")
         if group["label"] in differing:
@@ -127,7 +139,8 @@ else:
 
 st.subheader("Metrics")
 st.dataframe(compare.metrics_table(chosen, grouped), width="stretch", height="content")
-st.caption("Differences between accuracies are in percentage points (pp).")
+if higher:
+    st.caption("Differences between accuracies are in percentage points (pp).")
 
 layers, curves = figures.overlays(labels)
 st.plotly_chart(layers, key="compare_layers_overlay")

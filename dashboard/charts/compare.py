@@ -10,12 +10,17 @@ import json
 
 import pandas as pd
 
+from dashboard.charts.metric import PERPLEXITY, frame_metric
+
 METRICS = {
     "test_accuracy": "test accuracy",
     "val_after_pruning": "val accuracy right after pruning (before finetuning)",
     "val_accuracy": "val accuracy after finetuning",
     "recovered": "recovered by finetuning (val)",
     "dense_test_accuracy": "dense test accuracy",
+    "test_perplexity": "test perplexity (lower is better)",
+    "val_perplexity": "val perplexity after finetuning",
+    "dense_test_perplexity": "dense test perplexity",
     "accuracy_delta": "test accuracy vs dense",
     "sparsity_pruned_layers": "sparsity (pruned layers)",
     "sparsity_total": "sparsity (whole model)",
@@ -32,7 +37,18 @@ NUMBERS = {
     "best_format_bytes": "{:,.0f}",
     "theoretical_speedup": "{:.2f}x",
     "seconds": "{:.1f}",
+    "test_perplexity": "{:.2f}",
+    "val_perplexity": "{:.2f}",
+    "dense_test_perplexity": "{:.2f}",
 }
+PERPLEXITY_COLUMNS = ("test_perplexity", "val_perplexity", "dense_test_perplexity")
+
+
+def _shown(chosen: pd.DataFrame, column: str) -> bool:
+    """Accuracy runs keep their rows as before; perplexity runs drop rows nobody filled."""
+    if frame_metric(chosen) != PERPLEXITY:
+        return column not in PERPLEXITY_COLUMNS
+    return bool(pd.to_numeric(chosen[column], errors="coerce").notna().any())
 
 
 def groups(chosen: pd.DataFrame) -> pd.DataFrame:
@@ -51,8 +67,11 @@ def groups(chosen: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "id", "ids", "seeds"])
 
 
-def cell(values: pd.Series, column: str) -> str:
-    """One metric of a group: the value, or ``mean ± std (n)`` over several seeds."""
+def cell(values: pd.Series, column: str, perplexity: bool = False) -> str:
+    """One metric of a group: the value, or ``mean ± std (n)`` over several seeds.
+
+    ``perplexity``: ``val_after_pruning`` holds a perplexity (a number, not a share).
+    """
     numbers = pd.to_numeric(values, errors="coerce").dropna()
     if numbers.empty:
         return "-"
@@ -60,8 +79,9 @@ def cell(values: pd.Series, column: str) -> str:
     mean, std = numbers.mean() / scale, numbers.std() / scale if len(numbers) > 1 else 0.0
     if column in POINTS:
         text, spread = f"{mean * 100:+.1f} pp", f" ± {std * 100:.1f}"
-    elif column in NUMBERS:
-        text, spread = NUMBERS[column].format(mean), " ± " + NUMBERS[column].format(std)
+    elif column in NUMBERS or (column, perplexity) == ("val_after_pruning", True):
+        fmt = NUMBERS.get(column, "{:.2f}")
+        text, spread = fmt.format(mean), " ± " + fmt.format(std)
     else:
         text, spread = f"{mean:.2%}", f" ± {std * 100:.2f} pp"
     return f"{text}{spread} ({len(numbers)})" if len(numbers) > 1 else text
@@ -79,9 +99,14 @@ def metrics_table(chosen: pd.DataFrame, grouped: pd.DataFrame | None = None) -> 
             {"label": chosen["run"], "ids": [[run_id] for run_id in chosen["id"]]}
         )
     table = {}
-    for column in (column for column in METRICS if column in chosen):
-        table[METRICS[column]] = [
-            cell(chosen.loc[chosen["id"].isin(ids), column], column) for ids in grouped["ids"]
+    perplexity = frame_metric(chosen) == PERPLEXITY
+    for column in (column for column in METRICS if column in chosen and _shown(chosen, column)):
+        label = METRICS[column]
+        if column == "val_after_pruning" and frame_metric(chosen) == PERPLEXITY:
+            label = "val perplexity right after pruning (before finetuning)"
+        table[label] = [
+            cell(chosen.loc[chosen["id"].isin(ids), column], column, perplexity)
+            for ids in grouped["ids"]
         ]
     return pd.DataFrame.from_dict(table, orient="index", columns=list(grouped["label"]))
 

@@ -99,3 +99,20 @@ def duration_text(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def _count(value: Any) -> str:
+    return "?" if value is None else f"{float(value):g}"
+
+
+def executor_text(info: dict[str, Any]) -> str:
+    """``Local worker (8 CPUs)`` or ``Ray cluster ADDR: 4 CPUs, 1 GPUs, 2 nodes``."""
+    if info.get("executor") == "ray":
+        nodes = info.get("nodes")
+        return (
+            f"Ray cluster {info.get('address') or '?'}: {_count(info.get('cpus'))} CPUs, "
+            f"{_count(info.get('gpus'))} GPUs, {_count(nodes)} nodes"
+        )
+    if info.get("executor") == "local":
+        return f"Local worker ({_count(info.get('cpus'))} CPUs)"
+    return f"Executor: {info.get('error') or info.get('executor') or '?'}"

@@ -89,6 +89,7 @@ def sidebar_status() -> None:
                 st.rerun()
         else:
             st.caption("Worker: none running (one starts when you queue a run)")
+        st.caption(plain(queue_text.executor_text(services.executor_info())))
         st.caption(f"Store: {plain(services.store().path)}")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from pruning_core.runs.executors import describe_executor
 from pruning_core.runs.launcher import startup_failure
 from pruning_core.runs.store import RunStore, default_store_path
 
@@ -40,6 +41,11 @@ def worker_lines() -> list[str]:
         f"pid {w.pid} on {w.host}: {w.state}" + (f" (run #{w.run_id})" if w.run_id else "")
         for w in store().workers()
     ]
+
+
+def executor_info() -> dict[str, Any]:
+    """What serves the queue: the local worker or a Ray cluster (see ``describe_executor``)."""
+    return describe_executor(store())
 
 
 def worker_problem() -> str | None:
