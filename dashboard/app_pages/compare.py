@@ -76,8 +76,8 @@ diff = tables.recipe_diff({labels[i]: documents[i]["recipe"] for i in grouped["i
 differing = diff[diff["differs"]].drop(columns="differs")
 reference_ids = grouped["ids"].iloc[0]
 task = metric.frame_metric(chosen)  # accuracy, or perplexity (lower is better) for LMs
-field, field_label, higher = metric.metric_of({"metric": task})
-reference = chosen[chosen["id"].isin(reference_ids)][field].mean()
+score, score_label, higher = metric.metric_of({"metric": task})
+reference = chosen[chosen["id"].isin(reference_ids)][score].mean()
 reference_name = str(labels[grouped["id"].iloc[0]]).split()[0]
 
 for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), strict=True):
@@ -89,12 +89,12 @@ for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), stri
         if len(members) > 1:
             st.caption(f"seeds {', '.join(map(str, group['seeds']))}: mean ± std (n)")
         is_reference = group["ids"] == reference_ids
-        difference = members[field].mean() - reference
+        difference = members[score].mean() - reference
         gap = facts.pp(difference) if higher else f"{difference:+.2f}"
         versus = "reference" if is_reference else f"{gap} vs {reference_name}"
         st.metric(
-            f"{field_label} (final)" if higher else field_label,
-            compare.cell(members[field], field),
+            f"{score_label} (final)" if higher else score_label,
+            compare.cell(members[score], score),
             delta=versus,
             delta_color="off" if is_reference else "normal" if higher else "inverse",
             delta_arrow="off" if is_reference else "auto",
@@ -111,7 +111,7 @@ for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), stri
             st.metric(
                 "val perplexity right after pruning",
                 compare.cell(members["val_after_pruning"], "val_after_pruning", perplexity=True),
-                delta=f"{compare.cell(members['val_perplexity'], 'val_perplexity')} after finetuning",
+                delta=compare.cell(members["val_perplexity"], "val_perplexity") + " finetuned",
                 delta_color="off",
                 delta_arrow="off",
             )

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import services
-from dashboard.charts import display, tables
+from dashboard.charts import display, metric, tables
 from dashboard.components import widgets
 
 st.title("Export")
@@ -51,6 +51,17 @@ cols[1].download_button(
     width="stretch",
     icon=":material/memory:",
 )
+if services.hf_folder(run_id) is not None:  # LLM runs: config, tokenizer, weights
+    st.download_button(
+        "Hugging Face folder (zip)",
+        lambda: services.hf_zip(run_id),
+        file_name=f"{stem}_hf.zip",
+        mime="application/zip",
+        key="export_hf",
+        icon=":material/folder_zip:",
+        help="The run's hf/ folder (config.json, tokenizer, model.safetensors): loads with "
+        "transformers' from_pretrained once unzipped",
+    )
 cli_csv = services.artifact_path(run_id, "layers.csv")  # what `pruning-core run` writes
 layers_csv = (
     cli_csv.read_text(encoding="utf-8")
@@ -82,11 +93,12 @@ with left:
     st.markdown("**recipe.yaml**")
     st.code(recipe_text, language="yaml")
 with right:
-    accuracy = summary["test_accuracy"]
+    field, label, _ = metric.metric_of(summary)
+    accuracy = summary.get(field)
     st.markdown("**Reproduce outside the browser**")
     st.code(f"pruning-core run {stem}_recipe.yaml --out {stem}", language="bash", wrap_lines=True)
     st.markdown(
-        f"Same seed, same numbers: expect test accuracy "
+        f"Same seed, same numbers: expect {label.split(' (')[0]} "
         f"**{'n/a' if accuracy is None else f'{accuracy:.4f}'}** and sparsity "
         f"**{summary['sparsity_pruned_layers']:.3f}** (pruned layers)."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, services
+from dashboard.charts import metric as metric_names
 from dashboard.charts import tables
 from dashboard.components import cards
 
@@ -66,14 +67,15 @@ if ended < len(rows):
     st.progress(ended / len(rows), text=f"{ended} of {len(rows)} runs finished ({len(done)} done)")
 if len(done) < ended:
     st.caption(f"{ended - len(done)} run(s) failed or were cancelled; see the Runs page.")
+task = metric_names.frame_metric(rows)  # accuracy, or perplexity (lower is better) for LMs
 metric = st.radio(
-    "accuracy",
-    ["test_accuracy", "val_accuracy"],
+    task,
+    [f"test_{task}", f"val_{task}"],
     horizontal=True,
-    key="sweeps_metric",
+    key="sweeps_metric" if task == "accuracy" else "sweeps_metric_ppl",
     format_func=lambda m: m.replace("_", " "),
 )
-dense = done["dense_test_accuracy"].mean() if metric == "test_accuracy" and not done.empty else None
+dense = done[f"dense_{metric}"].mean() if metric.startswith("test_") and not done.empty else None
 after = st.toggle(
     "also right after pruning (before finetuning)",
     value=True,
@@ -91,10 +93,11 @@ if not done.empty and "random" not in set(done["criterion"]):
     st.caption("Add the **random** criterion to the sweep to see the control baseline.")
 if not done.empty:
     st.caption(f"Mean ± std of {metric.replace('_', ' ')} over seeds (number of seeds in brackets)")
-    st.dataframe(tables.sweep_table(charts.aggregate_seeds(done, metric)), width="stretch")
+    lm = task == metric_names.PERPLEXITY
+    st.dataframe(tables.sweep_table(charts.aggregate_seeds(done, metric), lm), width="stretch")
     if done["val_after_pruning"].notna().any():
-        st.caption("Val accuracy right after pruning, before finetuning (mean ± std over seeds)")
+        st.caption(f"Val {task} right after pruning, before finetuning (mean ± std over seeds)")
         st.dataframe(
-            tables.sweep_table(charts.aggregate_seeds(done, "val_after_pruning")),
+            tables.sweep_table(charts.aggregate_seeds(done, "val_after_pruning"), lm),
             width="stretch",
         )

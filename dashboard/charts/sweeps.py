@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.metric import log_axis
 from dashboard.charts.style import (
     Trace,
     build,
@@ -46,6 +47,8 @@ def accuracy_vs_sparsity_chart(
         after: a column with the metric right after pruning, before finetuning (drawn as a
             second, dotted line per criterion), or ``None``.
     """
+    perplexity = metric.endswith("_perplexity")  # lower is better, a number not a share
+    value = ".2f" if perplexity else ".2%"
     title = f"{metric.replace('_', ' ')} vs sparsity"
     table = aggregate_seeds(runs, metric) if not runs.empty else pd.DataFrame()
     if table.empty:
@@ -83,11 +86,12 @@ def accuracy_vs_sparsity_chart(
                 "marker": {"size": 9},
                 "line": {"color": color, "dash": "dash" if name == "random" else "solid"},
                 "customdata": list(zip(std, rows["count"], strict=True)),
-                "hovertemplate": "sparsity %{x:.0%}<br>mean %{y:.2%} ± %{customdata[0]:.2%}"
+                "hovertemplate": f"sparsity %{{x:.0%}}<br>mean %{{y:{value}}} ± "
+                f"%{{customdata[0]:{value}}}"
                 "<br>%{customdata[1]} seed(s)<extra>" + label + "</extra>",
             }
         )
-    extra = _after_traces(runs, after, names) if after and after in runs else []
+    extra = _after_traces(runs, after, names, value) if after and after in runs else []
     traces += extra
     shown = [*table["mean"], *(m for t in extra for m in t["y"])]
     frame = layout(
@@ -98,7 +102,9 @@ def accuracy_vs_sparsity_chart(
             "range": [-0.02, 1.0],
             "title": {"text": "target sparsity of pruned layers"},
         },
-        yaxis={
+        yaxis=_perplexity_axis(metric, [*shown, dense])
+        if perplexity
+        else {
             "tickformat": percent_ticks(
                 [*(table["mean"] - table["std"]), *(table["mean"] + table["std"]), *shown, dense]
             ),
@@ -106,11 +112,22 @@ def accuracy_vs_sparsity_chart(
         },
     )
     if dense is not None:
-        hline(frame, dense, f"dense {dense:.1%}", dash="dot", above=False)
+        dense_text = f"dense {dense:.2f}" if perplexity else f"dense {dense:.1%}"
+        hline(frame, dense, dense_text, dash="dot", above=False)
     return build(traces, frame)
 
 
-def _after_traces(runs: pd.DataFrame, after: str, names: list[str]) -> list[Trace]:
+def _perplexity_axis(metric: str, values: list[float | None]) -> dict[str, object]:
+    """Plain numbers, lower is better; a log axis when they span more than 10x."""
+    axis: dict[str, object] = {"title": {"text": f"{metric.replace('_', ' ')} (lower is better)"}}
+    if log_axis(values):
+        axis["type"] = "log"
+    return axis
+
+
+def _after_traces(
+    runs: pd.DataFrame, after: str, names: list[str], value: str = ".2%"
+) -> list[Trace]:
     """Dotted lines of the metric right after pruning (mean over seeds), one per criterion."""
     table = aggregate_seeds(runs, after)
     traces: list[Trace] = []
@@ -132,7 +149,7 @@ def _after_traces(runs: pd.DataFrame, after: str, names: list[str]) -> list[Trac
                 "opacity": 0.8,
                 "customdata": list(zip(rows["std"], rows["count"], strict=True)),
                 "hovertemplate": "sparsity %{x:.0%}<br>right after pruning, before finetuning:"
-                " %{y:.2%} ± %{customdata[0]:.2%}<br>%{customdata[1]} seed(s)<extra>"
+                f" %{{y:{value}}} ± %{{customdata[0]:{value}}}<br>%{{customdata[1]}} seed(s)<extra>"
                 + name
                 + "</extra>",
             }

@@ -169,12 +169,17 @@ def recipe_yaml(recipe: dict[str, Any]) -> str:
     return yaml.safe_dump(recipe, sort_keys=False)
 
 
-def sweep_table(aggregated: pd.DataFrame) -> pd.DataFrame:
-    """Criteria as rows, target sparsities as columns, cells ``98.2 ± 0.4 % (3)``."""
+def sweep_table(aggregated: pd.DataFrame, perplexity: bool = False) -> pd.DataFrame:
+    """Criteria as rows, target sparsities as columns, cells ``98.2 ± 0.4 % (3)``.
+
+    With ``perplexity`` the cells are plain numbers: ``23.41 ± 0.52 (3)``.
+    """
     cells = aggregated.assign(
         sparsity=[f"{value:.0%}" for value in aggregated["target_sparsity"]],
         cell=[
-            f"{mean:.1%} ± {std * 100:.1f} ({count})"
+            f"{mean:.2f} ± {std:.2f} ({count})"
+            if perplexity
+            else f"{mean:.1%} ± {std * 100:.1f} ({count})"
             for mean, std, count in zip(
                 aggregated["mean"], aggregated["std"], aggregated["count"], strict=True
             )

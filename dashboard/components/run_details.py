@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts, services
-from dashboard.charts import display, facts, tables
+from dashboard.charts import display, facts, heatmap, metric, tables
 from dashboard.components import cards, runs_table, widgets
 from dashboard.services import figures
 
@@ -34,6 +36,9 @@ def show(run: pd.Series, runs: pd.DataFrame) -> None:
              "Recipe"]
         )  # fmt: skip
         with tabs[0]:
+            layers = pd.DataFrame(document["layers"])
+            if heatmap.wants_heatmap(layers):  # LLMs: block x projection, not 100s of bars
+                st.plotly_chart(heatmap.layer_heatmap_chart(layers), key="detail_heatmap")
             st.plotly_chart(figures.run_layers(run_id), key="detail_layers")
             if run["structure"] == "channel":
                 st.caption(
@@ -65,8 +70,26 @@ def show(run: pd.Series, runs: pd.DataFrame) -> None:
 
 
 def headline(summary: dict, run: pd.Series) -> None:
-    """Final test accuracy, the val accuracy right after pruning -> after finetuning, size."""
+    """Final test metric, the val metric right after pruning -> after finetuning, size."""
     cols = st.columns([1, 1.3, 1, 1.3, 0.9])
+    if metric.metric_name(summary) == metric.PERPLEXITY:
+        _perplexity_headline(summary, run, cols)
+    else:
+        _accuracy_headline(summary, run, cols)
+    cols[2].metric("sparsity (pruned)", widgets.fmt_pct(summary["sparsity_pruned_layers"]))
+    best, dense = facts.size_headline({**run.to_dict(), "precision": summary.get("precision")})
+    cols[3].metric("size, best format", best, delta=dense, delta_color="off", delta_arrow="off",
+                   help="Smallest storage format that applies to this run (exact bytes: "
+                   "values + indices + metadata), beside dense storage")  # fmt: skip
+    cols[4].metric(
+        "theoretical speedup",
+        f"{summary['theoretical_speedup']:.2f}x",
+        help=summary.get("speedup_kind", "MACs ratio"),
+    )
+
+
+def _accuracy_headline(summary: dict, run: pd.Series, cols: list[Any]) -> None:
+    """Classifiers: test accuracy vs dense (pp) and val accuracy right after pruning."""
     delta = run["accuracy_delta"]
     cols[0].metric(
         "test accuracy (final)",
@@ -82,15 +105,24 @@ def headline(summary: dict, run: pd.Series) -> None:
         help="Before any finetuning: what the pruning alone cost. The final val accuracy is "
         f"{widgets.fmt_pct(final)}.",
     )  # fmt: skip
-    cols[2].metric("sparsity (pruned)", widgets.fmt_pct(summary["sparsity_pruned_layers"]))
-    best, dense = facts.size_headline({**run.to_dict(), "precision": summary.get("precision")})
-    cols[3].metric("size, best format", best, delta=dense, delta_color="off", delta_arrow="off",
-                   help="Smallest storage format that applies to this run (exact bytes: "
-                   "values + indices + metadata), beside dense storage")  # fmt: skip
-    cols[4].metric(
-        "theoretical speedup",
-        f"{summary['theoretical_speedup']:.2f}x",
-        help=summary.get("speedup_kind", "MACs ratio"),
+
+
+def _perplexity_headline(summary: dict, run: pd.Series, cols: list[Any]) -> None:
+    """Language models: test perplexity (lower is better) and val perplexity after pruning."""
+    field, label, _ = metric.metric_of(summary)
+    final, dense = summary.get(field), summary.get(f"dense_{field}")
+    delta = (
+        f"{final - dense:+.2f} vs dense"
+        if isinstance(final, int | float) and isinstance(dense, int | float)
+        else None
+    )
+    cols[0].metric(label, metric.fmt(final, metric.PERPLEXITY), delta=delta, delta_color="inverse")
+    after, tuned = run.get("val_after_pruning"), summary.get("val_perplexity")
+    cols[1].metric(
+        "val perplexity right after pruning",
+        metric.fmt(after, metric.PERPLEXITY),
+        help="Before any finetuning: what the pruning alone cost. The final val perplexity is "
+        f"{metric.fmt(tuned, metric.PERPLEXITY)}.",
     )
 
 

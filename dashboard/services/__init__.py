@@ -36,7 +36,14 @@ from dashboard.services.recipes import (
     queue_baseline,
     sweep_recipes,
 )
-from dashboard.services.results import measurements, results, size_rows, this_device
+from dashboard.services.results import (
+    hf_folder,
+    hf_zip,
+    measurements,
+    results,
+    size_rows,
+    this_device,
+)
 from dashboard.services.runs import run_facts, runs_frame
 from dashboard.services.store import (
     artifact_path,
@@ -73,6 +80,8 @@ __all__ = [
     "fixes_sparsity",
     "gpu",
     "guardrails",
+    "hf_folder",
+    "hf_zip",
     "layer_table",
     "measurements",
     "model_description",

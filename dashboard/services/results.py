@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,33 @@ def results(run_id: int) -> dict[str, Any] | None:
     """The ``results.json`` document of a finished run, or ``None`` if it is missing."""
     path = artifact_path(run_id, "results.json")
     return _results(str(path), path.stat().st_mtime) if path.is_file() else None
+
+
+def hf_folder(run_id: int) -> Path | None:
+    """The run's Hugging Face folder (``artifacts/<id>/hf/``, LLM runs), if it has one."""
+    folder = artifact_path(run_id, "hf")
+    return folder if folder.is_dir() and any(folder.iterdir()) else None
+
+
+def hf_zip(run_id: int) -> bytes:
+    """The run's ``hf/`` folder as a zip built in memory, under ``run_<id>_hf/``.
+
+    Weights are stored as they are (they hardly compress); config and tokenizer files are
+    deflated. Empty bytes when the run has no such folder.
+    """
+    folder = hf_folder(run_id)
+    buffer = io.BytesIO()
+    if folder is None:
+        return b""
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+            packed = path.suffix in (".safetensors", ".bin", ".pt")
+            archive.write(
+                path,
+                f"run_{run_id}_hf/{path.relative_to(folder).as_posix()}",
+                compress_type=zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED,
+            )
+    return buffer.getvalue()
 
 
 def measurements() -> pd.DataFrame:
