@@ -36,6 +36,7 @@ class Inspection:
     problems: list[Problem] = field(default_factory=list)
     model: nn.Module | None = None
     selection: LayerSelection | None = None
+    data: dict[str, Split] | None = None  # the run's splits, loaded once
 
 
 def finetune_steps(recipe: Recipe, train: Split | None) -> int:
@@ -54,6 +55,11 @@ def gradual_end_step(recipe: Recipe, total_steps: int) -> int:
     problem = _gradual_problem(recipe, total_steps)
     if problem is not None:
         raise problem.as_error()
+    return _planned_end(recipe, total_steps)
+
+
+def _planned_end(recipe: Recipe, total_steps: int) -> int:
+    """The end step the recipe sets, or the default two thirds of the budget."""
     schedule = recipe.schedule
     if schedule.end_step is not None:
         return schedule.end_step
@@ -72,11 +78,7 @@ def _gradual_problem(recipe: Recipe, total_steps: int) -> Problem | None:
             "schedule.start_step",
             f"start step must lie in [0, {total_steps}] ({budget}), got {schedule.start_step}",
         )
-    end = (
-        schedule.end_step
-        if schedule.end_step is not None
-        else default_end_step(total_steps, schedule.start_step)
-    )
+    end = _planned_end(recipe, total_steps)
     if end > total_steps or schedule.start_step > end:
         return Problem(
             "schedule.end_step",
@@ -169,10 +171,8 @@ def _class_problem(
     )
 
 
-def _own_data(recipe: Recipe, spec: ModelSpec) -> tuple[dict[str, Split] | None, list[Problem]]:
-    """The recipe's own ``data`` (loaded once, cached by its source) or why it cannot load."""
-    if recipe.data is None:
-        return None, []
+def _splits(recipe: Recipe, spec: ModelSpec) -> tuple[dict[str, Split] | None, list[Problem]]:
+    """The run's splits (the recipe's own ``data``, else the model's), or why they cannot load."""
     try:
         return load_data(spec, recipe.data), []
     except UserInputError as error:
@@ -183,12 +183,8 @@ LM_STRUCTURES = ("unstructured", "n:m", "block")
 LM_ALLOCATIONS = ("uniform", "global", "erk", "owl")
 
 
-def _calibration_problem(recipe: Recipe, spec: ModelSpec) -> Problem | None:
+def _calibration_problem(recipe: Recipe, train: Split | None) -> Problem | None:
     """A causal LM's training text must hold ``calibration.samples`` windows."""
-    try:
-        train = train_split(spec, recipe)
-    except UserInputError as error:
-        return Problem.of(error)
     if train is None or len(train) >= recipe.calibration.samples:
         return None
     seq_len = int(train.x.shape[1])
@@ -203,7 +199,7 @@ def _calibration_problem(recipe: Recipe, spec: ModelSpec) -> Problem | None:
 
 
 def _language_model_problems(
-    recipe: Recipe, spec: ModelSpec, criterion: Criterion | None, data_broken: bool
+    recipe: Recipe, spec: ModelSpec, criterion: Criterion | None, train: Split | None
 ) -> list[Problem]:
     """Causal LMs: weights are masked in place (no channel or head removal), allocations
     that need no classifier accuracy, and enough text for the calibration samples."""
@@ -230,16 +226,10 @@ def _language_model_problems(
             )
         )
     calibrated = bool(criterion is not None and criterion.needs) or recipe.allocation == "owl"
-    if calibrated and not data_broken and has_data(spec, recipe.data):
-        problem = _calibration_problem(recipe, spec)
+    if calibrated:
+        problem = _calibration_problem(recipe, train)
         problems += [problem] if problem is not None else []
     return problems
-
-
-def train_split(spec: ModelSpec, recipe: Recipe) -> Split | None:
-    """The run's training split (``None`` without data)."""
-    splits = load_data(spec, recipe.data)
-    return splits["train"] if splits else None
 
 
 def inspect_recipe(
@@ -253,26 +243,24 @@ def inspect_recipe(
     problems = recipe_problems(recipe)
     criterion = CRITERIA.get(recipe.criterion) if recipe.criterion in CRITERIA else None
     problems += _data_problems(recipe, spec, criterion)
-    own_data, data_problems = _own_data(recipe, spec)
+    splits, data_problems = _splits(recipe, spec)
     problems += data_problems
-    problems += _language_model_problems(recipe, spec, criterion, bool(data_problems))
-    if recipe.schedule.kind == "gradual" and has_data(spec, recipe.data) and not data_problems:
-        try:
-            gradual = _gradual_problem(recipe, finetune_steps(recipe, train_split(spec, recipe)))
-        except UserInputError as error:
-            gradual = Problem.of(error)
+    train = splits["train"] if splits else None
+    problems += _language_model_problems(recipe, spec, criterion, train)
+    if recipe.schedule.kind == "gradual" and splits is not None:
+        gradual = _gradual_problem(recipe, finetune_steps(recipe, train))
         problems += [gradual] if gradual is not None else []
     if model is None:
         try:
             model = build_prunable_model(spec, recipe, recipe.weights)
         except UserInputError as error:
             return Inspection(problems + [Problem.of(error)])
-    if own_data is not None:
-        mismatch = _class_problem(recipe, spec, model, own_data)
+    if recipe.data is not None and splits is not None:
+        mismatch = _class_problem(recipe, spec, model, splits)
         problems += [mismatch] if mismatch is not None else []
     selection = select_layers(model, spec, recipe)
     problems += _selection_problems(recipe, selection)
-    return Inspection(problems, model, selection)
+    return Inspection(problems, model, selection, splits)
 
 
 def check(

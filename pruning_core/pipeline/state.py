@@ -15,7 +15,7 @@ from pruning_core.errors import RunCancelled
 from pruning_core.models.data import Batches, Split, calibration_batches
 from pruning_core.models.lm_metrics import perplexity
 from pruning_core.models.metrics import evaluate
-from pruning_core.models.registry import load_data, spec_for
+from pruning_core.models.registry import spec_for
 from pruning_core.pipeline.checks import inspect_recipe
 from pruning_core.pipeline.report import original_layer_facts
 from pruning_core.pipeline.task_report import metric_name
@@ -47,7 +47,7 @@ class RunState:
         self.metric = metric_name(self.spec)  # accuracy, or perplexity for causal LMs
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.model: nn.Module = inspection.model
-        self.data = load_data(self.spec, recipe.data)
+        self.data = inspection.data
         selection = inspection.selection
         self.layers, self.active, self.notes = selection.layers, selection.active, selection.notes
         self.example = torch.zeros((2, *self.spec.input_shape))
