@@ -4,7 +4,8 @@ It binds 127.0.0.1 only, whatever the working directory: the launcher passes the
 and ``dashboard/.streamlit/config.toml`` (found next to this script) says the same.
 Optional: ``streamlit run dashboard/app.py -- --store path/to/runs.sqlite`` (or set
 ``PRUNING_CORE_STORE``) to use another run store; ``PRUNING_CORE_PLUGINS`` names model
-plugins, as for the CLI.
+plugins, as for the CLI; ``PRUNING_CORE_MODELS`` or ``-- --models-dir DIR`` names the folders
+where the model picker looks for your Hugging Face checkpoints, weights, texts and images.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dashboard.components import widgets
 
 st.set_page_config(page_title="Pruning explorer", page_icon="✂️", layout="wide")
 widgets.keep_widget_state()
+services.configure_roots()  # --models-dir joins PRUNING_CORE_MODELS (engine and workers)
 
 navigation = st.navigation(
     [

@@ -70,6 +70,18 @@ _EXPORTS = {
     "cpu_model": "pruning_core.environment",
     "machine_metadata": "pruning_core.environment",
     "load_gpu_results": "pruning_core.formats.measured_2of4",
+    "ModelFacts": "pruning_core.pipeline.model_facts",
+    "describe_model": "pruning_core.pipeline.model_facts",
+    "dense_metrics": "pruning_core.pipeline.model_facts",
+    "model_roots": "pruning_core.models.hf_dirs",
+    "find_checkpoints": "pruning_core.models.hf_dirs",
+    "find_texts": "pruning_core.models.hf_dirs",
+    "find_image_datasets": "pruning_core.models.hf_dirs",
+    "find_weight_files": "pruning_core.models.hf_dirs",
+    "user_path": "pruning_core.models.hf_dirs",
+    "resolve_under_roots": "pruning_core.models.hf_dirs",
+    "MODELS_ENV": "pruning_core.models.hf_dirs",
+    "torchvision_classifiers": "pruning_core.models.torchvision_source",
 }
 
 __all__ = [
@@ -81,6 +93,8 @@ __all__ = [
     "Inspection",
     "LayerStats",
     "MODELS",
+    "MODELS_ENV",
+    "ModelFacts",
     "ModelSpec",
     "PROFILED_STRUCTURES",
     "Problem",
@@ -99,7 +113,13 @@ __all__ = [
     "cpu_model",
     "default_skip",
     "dense_bytes",
+    "dense_metrics",
+    "describe_model",
     "evaluate",
+    "find_checkpoints",
+    "find_image_datasets",
+    "find_texts",
+    "find_weight_files",
     "inspect_recipe",
     "layer_macs",
     "load_data",
@@ -110,6 +130,7 @@ __all__ = [
     "load_results",
     "load_weights_bytes",
     "machine_metadata",
+    "model_roots",
     "parse_job",
     "parse_recipe",
     "propose",
@@ -118,11 +139,14 @@ __all__ = [
     "recipe_from_yaml",
     "register_criterion",
     "register_model",
+    "resolve_under_roots",
     "run_sweep",
     "save_run",
     "spec_for",
     "sweep_recipes",
+    "torchvision_classifiers",
     "uniform",
+    "user_path",
 ]
 
 
@@ -140,6 +164,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from pruning_core.errors import Problem, RunCancelled, UserInputError
     from pruning_core.formats.measured_2of4 import load_gpu_results
     from pruning_core.models.data import DataFn, Split
+    from pruning_core.models.hf_dirs import (
+        MODELS_ENV,
+        find_checkpoints,
+        find_image_datasets,
+        find_texts,
+        find_weight_files,
+        model_roots,
+        resolve_under_roots,
+        user_path,
+    )
     from pruning_core.models.layers import PrunableLayer, default_skip, prunable_layers
     from pruning_core.models.metrics import (
         BYTES_PER_ELEMENT,
@@ -158,9 +192,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         spec_for,
     )
     from pruning_core.models.spec import ModelSpec
+    from pruning_core.models.torchvision_source import torchvision_classifiers
     from pruning_core.models.weights import load_weights_bytes
     from pruning_core.pipeline.artifacts import load_results, save_run
     from pruning_core.pipeline.checks import Inspection, check, inspect_recipe
+    from pruning_core.pipeline.model_facts import ModelFacts, dense_metrics, describe_model
     from pruning_core.pipeline.run import RunResult, prune
     from pruning_core.pipeline.sweep import run_sweep, sweep_recipes
     from pruning_core.recipe import Recipe, Structure, load_recipe, parse_recipe, recipe_from_yaml

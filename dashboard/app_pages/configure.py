@@ -7,11 +7,13 @@ from typing import Any
 import streamlit as st
 
 from dashboard import services
-from dashboard.components import recipe_form, training_form, widgets
+from dashboard.charts import metric as metric_chart
+from dashboard.components import model_form, recipe_form, training_form, widgets
 
 SECTION_OF = {
     "model": "model",
     "weights": "model",
+    "data": "model",
     "schedule": "schedule",
     "finetune": "training",
     "calibration": "training",
@@ -28,15 +30,27 @@ slots: dict[str, Any] = {}
 top_left, top_right = st.columns([1, 2.4], gap="large")
 with top_left, st.container(border=True):
     st.subheader("Model")
-    model, weights, upload_issues = recipe_form.model_section()
+    choice = model_form.model_section()
     slots["model"] = st.container()
+if choice.model is None:  # nothing to configure yet (e.g. no local checkpoint found)
+    with slots["model"]:
+        for issue in choice.issues:
+            widgets.show_issue(issue.field, issue.message, form=True)
+    st.stop()
+model, weights, data = choice.model, choice.weights, choice.data
 with top_right, st.container(border=True):
-    facts = services.dense_accuracy(model, weights, services.file_stamp(weights))
+    facts = services.model_summary(model, weights, data)
+    metric = facts["metric"]
     cols = st.columns(4)
-    cols[0].metric("parameters", f"{facts['params']:,}")
-    cols[1].metric("dense size (fp32)", f"{facts['size_bytes'] / 1024:,.0f} KiB")
-    cols[2].metric("dense val accuracy", widgets.fmt_pct(facts["val_accuracy"]))
-    cols[3].metric("dense test accuracy", widgets.fmt_pct(facts["test_accuracy"]))
+    cols[0].metric("parameters", f"{facts['params']:,}" if facts["params"] else "n/a")
+    size = facts["size_bytes"]
+    cols[1].metric("dense size (fp32)", widgets.fmt_bytes(size) if size else "n/a")
+    for col, split in zip(cols[2:], ("val", "test"), strict=True):
+        col.metric(
+            f"dense {split} {metric}",
+            metric_chart.fmt(facts[split], metric),
+            help="lower is better" if metric == metric_chart.PERPLEXITY else None,
+        )
     if facts["note"]:
         st.caption(f":material/warning: {widgets.plain(facts['note'])}")
     layer_slot = st.container()
@@ -44,8 +58,8 @@ with top_right, st.container(border=True):
 left, right = st.columns(2, gap="large")
 with left, st.container(border=True):
     st.subheader("Pruning")
-    pruning, form_issues = recipe_form.pruning_section(model)
-    draft: dict[str, Any] = {"model": model, "weights": weights, **pruning}
+    pruning, form_issues = recipe_form.pruning_section(model, weights, data)
+    draft: dict[str, Any] = {"model": model, "weights": weights, "data": data, **pruning}
     slots["pruning"] = st.container()
 with right, st.container(border=True):
     st.subheader("Schedule")
@@ -60,7 +74,7 @@ with right, st.container(border=True):
 
 recipe, problems, plan = services.check_recipe(draft)
 # what was typed or uploaded, then everything the engine's check finds
-issues = list(dict.fromkeys(upload_issues + form_issues + problems))  # each shown once
+issues = list(dict.fromkeys(choice.issues + form_issues + problems))  # each shown once
 for issue in issues:  # every problem is shown, so the count below matches what is on screen
     with slots[SECTION_OF.get(issue.field.split(".")[0], "pruning")]:
         widgets.show_issue(issue.field, issue.message, form=True)
@@ -85,7 +99,7 @@ with layer_slot:
 
 st.divider()
 if recipe is not None and not issues:
-    guess = services.estimate(recipe, plan)
+    guess = services.estimate(recipe, plan, facts["size_bytes"] or 0)
     st.markdown("**Estimate before running** (assumes every pruned layer reaches the target)")
     cols = st.columns(4)
     cols[0].metric("pruned layers", guess["pruned_layers"])
@@ -100,7 +114,7 @@ if recipe is not None and not issues:
         help="MACs ratio of Linear/Conv layers; not a measured time",
     )
     cols[3].metric(
-        f"size at {recipe.precision} (dense storage)", f"{guess['size_bytes'] / 1024:,.0f} KiB"
+        f"size at {recipe.precision} (dense storage)", widgets.fmt_bytes(guess["size_bytes"])
     )
     with st.expander("Recipe YAML (what the run and the export will contain)"):
         st.code(recipe.to_yaml(), language="yaml")

@@ -1,8 +1,9 @@
-"""The Configure form's model and pruning sections; each returns its part of a recipe draft.
+"""The Configure form's pruning section; it returns its part of a recipe draft.
 
 Defaults go into ``st.session_state`` once (:func:`~dashboard.components.widgets.form_key`).
 Rules (what fits, what N:M implies) come from the engine through the services; the
-form only lays out the inputs. Schedule, finetuning and sweep: ``training_form``.
+form only lays out the inputs. Model and data: ``model_form``; schedule, finetuning and
+sweep: ``training_form``.
 """
 
 from __future__ import annotations
@@ -30,56 +31,9 @@ ALLOCATIONS = {
 }
 
 
-def model_section() -> tuple[str, str | None, list[services.Issue]]:
-    """Model picker and the optional weights upload.
-
-    Returns:
-        The model, the uploaded weights' path (``None``: the shipped ones), and the
-        problem with the upload if there is one (shown with the other problems).
-    """
-    names = services.model_names()
-    model = st.selectbox(
-        "model",
-        names,
-        key=widgets.form_key("cfg_model", names[0]),
-        format_func=services.model_label,
-        help="Registered models; untrained ones measure structure and speed only",
-    )
-    st.caption(services.model_description(model))
-    source = st.radio(
-        "weights",
-        ["shipped", "upload"],
-        horizontal=True,
-        key=widgets.form_key("cfg_weights", "shipped"),
-        format_func=lambda s: {"shipped": "shipped weights", "upload": "upload .safetensors"}[s],
-    )
-    if source == "shipped":
-        return model, None, []
-    uploads: dict[str, str] = st.session_state.setdefault("uploaded_weights", {})
-    upload = st.file_uploader(
-        "trained weights for this architecture",
-        type=["safetensors"],
-        key="upload_weights",
-        help="safetensors only: checked against the model's parameter names and shapes",
-    )
-    if upload is not None:
-        try:
-            uploads[model] = services.save_upload(model, upload.getvalue(), upload.name)
-        except services.UserInputError as error:
-            uploads.pop(model, None)
-            return model, None, [services.Issue(error.field, error.message)]
-    if model not in uploads:
-        st.info(
-            "Upload a .safetensors file with this model's parameters, or use the shipped weights."
-        )
-        missing = "no valid uploaded weights; upload a .safetensors file"
-        return model, None, [services.Issue("weights", missing)]
-    name = uploads[model].rsplit("/", 1)[-1]
-    st.success(f"Using uploaded weights {widgets.plain(name)} (validated)")
-    return model, uploads[model], []
-
-
-def pruning_section(model: str) -> tuple[dict[str, Any], list[services.Issue]]:
+def pruning_section(
+    model: str, weights: str | None, data: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[services.Issue]]:
     """Criterion, structure, sparsity, allocation, per-layer sparsities and skipped layers.
 
     Returns:
@@ -126,12 +80,13 @@ def pruning_section(model: str) -> tuple[dict[str, Any], list[services.Issue]]:
         key=widgets.form_key("cfg_allocation", "uniform"),
         format_func=lambda kind: ALLOCATIONS.get(kind, kind),
     )
-    layers = list(services.layer_table(model)["layer"])
+    layers = list(services.layer_table(model, weights, data)["layer"])
     draft["skip_layers"] = st.multiselect(
         "layers kept dense",
         layers,
-        key=widgets.form_key(f"cfg_skip_{model}", services.default_skip(model)),
-        help="Default: the first and the last layer (input stem and classifier)",
+        key=widgets.form_key(f"cfg_skip_{model}", services.default_skip(model, weights, data)),
+        help="Default: the model's own (lm_head for language models; else the first and "
+        "the last layer, input stem and classifier)",
     )
     with st.expander("Per-layer sparsities (optional: override the allocation)"):
         text = st.text_input(

@@ -223,3 +223,12 @@ def fmt_pp(delta: object) -> str:
 def fmt_pct(value: object) -> str:
     """``0.923`` -> ``92.3%``; missing -> ``n/a``."""
     return f"{value:.1%}" if isinstance(value, int | float) and pd.notna(value) else "n/a"
+
+
+def fmt_bytes(size: float) -> str:
+    """``8,765 KiB`` below 10 MiB, else ``45.2 MiB`` or ``13.4 GiB``."""
+    if size < 10 * 1024**2:
+        return f"{size / 1024:,.0f} KiB"
+    if size < 10 * 1024**3:
+        return f"{size / 1024**2:,.1f} MiB"
+    return f"{size / 1024**3:,.1f} GiB"

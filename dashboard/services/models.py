@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, get_args
 
@@ -34,38 +35,71 @@ def criteria() -> dict[str, str]:
     return {name: registry.get(name).description for name in registry.names()}
 
 
-@st.cache_resource(show_spinner="Building the model...")
-def architecture(name: str) -> Any:
-    """The model's architecture with seeded random weights (shapes only; never pruned)."""
-    import torch
-
-    torch.manual_seed(0)
-    return pruning_core.MODELS.get(name).factory().eval()
+def data_key(data: dict[str, Any] | None) -> str:
+    """A recipe's ``data`` as a cache key (``""``: the model's own data)."""
+    return json.dumps(data, sort_keys=True) if data else ""
 
 
-@st.cache_data(show_spinner=False)
-def layer_table(name: str) -> pd.DataFrame:
-    """Prunable layers in model order: name, type, shape, 2-D view, params, MACs per sample."""
-    model = architecture(name)
-    macs = pruning_core.layer_macs(model, pruning_core.MODELS.get(name).input_shape)
-    return pd.DataFrame(
-        [
-            {
-                "layer": layer.name,
-                "type": layer.kind,
-                "shape": "x".join(map(str, layer.weight.shape)),
-                "view_2d": f"{layer.shape_2d[0]}x{layer.shape_2d[1]}",
-                "params": layer.weight.numel(),
-                "macs": macs.get(layer.name, 0),
-            }
-            for layer in pruning_core.prunable_layers(model)
-        ]
-    )
+@st.cache_data(show_spinner="Reading the model...", max_entries=16)
+def _facts(model: str, weights: str | None, data: str, stamp: float) -> Any:
+    return pruning_core.describe_model(model, weights, json.loads(data) if data else None)
 
 
-def default_skip(name: str) -> list[str]:
-    """Layers a recipe leaves dense when ``skip_layers`` is null (first and last)."""
-    return pruning_core.default_skip(pruning_core.prunable_layers(architecture(name)))
+def model_facts(model: str, weights: str | None = None, data: dict[str, Any] | None = None) -> Any:
+    """The engine's :class:`~pruning_core.ModelFacts`: layers as a run sees them (attention
+    split into q/k/v/proj), default skips, task and metric, size.
+
+    Raises:
+        UserInputError: the model, weights or data cannot be used.
+    """
+    return _facts(model, weights, data_key(data), file_stamp(weights))
+
+
+LAYER_COLUMNS = ["layer", "type", "shape", "view_2d", "params", "macs"]
+
+
+def _usable_facts(model: str, weights: str | None, data: dict[str, Any] | None) -> Any:
+    """Facts with ``data``, else without it (a data problem is reported by the recipe
+    check), else ``None`` (the model itself cannot be built)."""
+    for attempt in (data, None):
+        try:
+            return model_facts(model, weights, attempt)
+        except pruning_core.UserInputError:
+            continue
+    return None
+
+
+def layer_table(
+    model: str, weights: str | None = None, data: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """Prunable layers in model order: name, type, shape, 2-D view, params, MACs per sample.
+
+    Empty when the model cannot be built: the recipe check says why.
+    """
+    facts = _usable_facts(model, weights, data)
+    return pd.DataFrame(facts.layers if facts else [], columns=LAYER_COLUMNS)
+
+
+def default_skip(
+    model: str, weights: str | None = None, data: dict[str, Any] | None = None
+) -> list[str]:
+    """Layers a recipe leaves dense when ``skip_layers`` is null (the model's own default:
+    ``lm_head`` for language models, else the first and the last layer)."""
+    facts = _usable_facts(model, weights, data)
+    return list(facts.default_skip) if facts else []
+
+
+def model_summary(
+    model: str, weights: str | None = None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Parameters, dense fp32 size and the dense metric on val/test (see
+    :func:`dense_metrics`); sizes are ``None`` when the model cannot be built."""
+    facts = _usable_facts(model, weights, data)
+    return {
+        "params": facts.params if facts else None,
+        "size_bytes": facts.size_bytes if facts else None,
+        **dense_metrics(model, weights, data),
+    }
 
 
 def file_stamp(path: str | None) -> float:
@@ -73,58 +107,49 @@ def file_stamp(path: str | None) -> float:
     return Path(path).stat().st_mtime if path and Path(path).is_file() else 0.0
 
 
-@st.cache_data(show_spinner="Evaluating the dense model...")
-def dense_accuracy(name: str, weights: str | None, stamp: float = 0.0) -> dict[str, Any]:
-    """Dense val/test accuracy, params and fp32 size with ``weights`` (None: shipped ones).
-
-    ``stamp`` (the file's mtime) only makes the cache notice a changed file.
-    """
-    spec = pruning_core.MODELS.get(name)
-    facts: dict[str, Any] = {"val_accuracy": None, "test_accuracy": None, "note": ""}
-    try:
-        model = pruning_core.build_model(spec, weights)
-    except pruning_core.UserInputError as error:
-        facts["note"] = str(error)
-        model = architecture(name)
-    facts.update(
-        params=pruning_core.count_params(model), size_bytes=pruning_core.dense_bytes(model, "fp32")
-    )
-    if spec.data is None or not spec.trained or facts["note"]:
-        facts["note"] = facts["note"] or "untrained: structure and speed only, no accuracy"
-        return facts
-    try:
-        splits = pruning_core.load_data(spec)
-    except pruning_core.UserInputError as error:
-        facts["note"] = str(error)
-        return facts
-    assert splits is not None  # the spec has data
-    for split in ("val", "test"):
-        part = splits[split]
-        facts[f"{split}_accuracy"] = pruning_core.evaluate(model, part.x, part.y)[0]
-    return facts
+@st.cache_data(show_spinner="Evaluating the dense model...", max_entries=16)
+def _dense(model: str, weights: str | None, data: str, stamp: float) -> dict[str, Any]:
+    return pruning_core.dense_metrics(model, weights, json.loads(data) if data else None)
 
 
-def save_upload(model_name: str, data: bytes, filename: str) -> str:
-    """Validate uploaded safetensors against the model and keep it in the store's folder.
+def dense_metrics(
+    model: str, weights: str | None = None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The dense model's ``metric`` (accuracy or perplexity) on ``val`` and ``test`` with
+    these weights and data, and a ``note`` when it cannot be measured (cached per file
+    version)."""
+    return _dense(model, weights, data_key(data), file_stamp(weights))
+
+
+def save_upload(model: str, data: bytes, filename: str) -> str:
+    """Keep uploaded safetensors in the store's folder once they fit ``model``.
 
     Returns:
         The stored file's path, for ``recipe.weights``.
 
     Raises:
-        UserInputError: not safetensors, or names/shapes do not match the model.
+        UserInputError: not safetensors, or names/shapes do not match the model (for
+            ``torchvision:<arch>`` the number of classes comes from the file).
     """
     if not filename.lower().endswith(".safetensors"):
         raise pruning_core.UserInputError(
             "weights", f"'{filename}': only .safetensors files are accepted"
         )
-    pruning_core.load_weights_bytes(
-        pruning_core.MODELS.get(model_name).factory(), data, f"'{filename}'"
-    )
     folder = store().uploads_dir
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{model_name}-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
-    if not path.exists():
+    stem = "".join(c if c.isalnum() else "-" for c in model)[:60]
+    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
+    fresh = not path.exists()
+    if fresh:
         path.write_bytes(data)
+    try:
+        pruning_core.build_model(pruning_core.spec_for(model, str(path)), path)
+    except pruning_core.UserInputError as error:
+        if fresh:
+            path.unlink(missing_ok=True)
+        raise pruning_core.UserInputError(
+            "weights", error.message.replace(str(path), f"'{filename}'")
+        ) from None
     return str(path)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import pruning_core
-from dashboard.services.models import dense_accuracy, file_stamp, layer_table
+from dashboard.services.models import file_stamp, layer_table
 from dashboard.services.store import store
 
 Issue = pruning_core.Problem  # a problem with its field, shown next to the form
@@ -27,7 +27,7 @@ def check_recipe(draft: dict[str, Any]) -> tuple[Any, list[Issue], pd.DataFrame]
         The recipe (``None`` if it does not parse), every problem found (field and
         reason), and the layer table with a ``plan`` column (prune, or why not).
     """
-    plan = layer_table(draft["model"]).copy()
+    plan = layer_table(draft["model"], draft.get("weights"), draft.get("data")).copy()
     plan["plan"] = PRUNE
     try:
         recipe = pruning_core.parse_recipe(draft)
@@ -51,9 +51,9 @@ def _inspect(recipe_json: str, stamp: float) -> tuple[list[Issue], dict[str, str
     return list(inspection.problems), dict(notes)
 
 
-def estimate(recipe: Any, plan: pd.DataFrame) -> dict[str, float]:
+def estimate(recipe: Any, plan: pd.DataFrame, dense_size_bytes: float) -> dict[str, float]:
     """Before-the-run estimate: every pruned layer at its target (``layer_sparsity`` or the
-    recipe's sparsity), the others dense."""
+    recipe's sparsity), the others dense; ``dense_size_bytes`` is the fp32 model's size."""
     pruned = plan["plan"] == PRUNE
     explicit = recipe.layer_sparsity
     target = (
@@ -63,14 +63,13 @@ def estimate(recipe: Any, plan: pd.DataFrame) -> dict[str, float]:
     ).where(pruned, 0.0)
     kept = plan["params"] * (1 - target)
     macs = plan["macs"] * (1 - target)
-    facts = dense_accuracy(recipe.model, recipe.weights, file_stamp(recipe.weights))
     width = pruning_core.BYTES_PER_ELEMENT.get(recipe.precision, 4)
     return {
         "pruned_layers": int((pruned & (target > 0)).sum()),
         "weights_removed": float((plan["params"] - kept).sum()),
         "layer_sparsity": 1 - float(kept.sum()) / max(float(plan["params"].sum()), 1.0),
         "theoretical_speedup": float(plan["macs"].sum()) / max(float(macs.sum()), 1.0),
-        "size_bytes": facts["size_bytes"] * width / 4,
+        "size_bytes": dense_size_bytes * width / 4,
     }
 
 

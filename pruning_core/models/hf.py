@@ -34,7 +34,7 @@ from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.data import DataFn
-from pruning_core.models.hf_dirs import model_roots, resolve_under_roots, roots_configured
+from pruning_core.models.hf_dirs import user_path
 from pruning_core.models.sources import model_source
 from pruning_core.models.spec import ModelSpec
 
@@ -285,7 +285,5 @@ def hf_model(text: str, weights: str | None) -> ModelSpec:
         )
     if not text.strip():
         raise UserInputError("model", "'hf:' needs a directory, e.g. hf:models/my-llama")
-    directory = Path(text).expanduser()
-    if roots_configured():  # PRUNING_CORE_MODELS set: only checkpoints inside its roots
-        directory = resolve_under_roots(text, model_roots())
+    directory = user_path(text, "model")  # inside PRUNING_CORE_MODELS' roots when set
     return causal_lm_spec(f"{PREFIX}:{text}", directory)

@@ -57,6 +57,20 @@ def resolve_under_roots(text: str, roots: list[Path], field: str = "model") -> P
     )
 
 
+def user_path(text: str, field: str) -> Path:
+    """A path the user named in ``field``: inside the models roots when they are set.
+
+    Without ``PRUNING_CORE_MODELS`` it is taken as given (relative to the working
+    directory); with it, as :func:`resolve_under_roots` finds it (no ``..`` escapes).
+
+    Raises:
+        UserInputError: (``field``) roots are set and the path is not inside one.
+    """
+    if roots_configured():
+        return resolve_under_roots(text, model_roots(), field)
+    return Path(text).expanduser()
+
+
 def _walk(root: Path) -> Iterable[Path]:
     for current, dirs, _files in os.walk(root, followlinks=False):
         depth = len(Path(current).relative_to(root).parts)
@@ -73,6 +87,28 @@ def find_checkpoints(roots: list[Path]) -> list[str]:
         for directory in _walk(root):
             if (directory / "config.json").is_file() and any(directory.glob("*.safetensors")):
                 found.append(f"hf:{directory}")
+    return found
+
+
+def find_image_datasets(roots: list[Path]) -> list[str]:
+    """Directories under ``roots`` holding ``train``, ``val`` and ``test`` sub-folders
+    (each an ``ImageFolder`` layout), for ``data: {kind: image_folder}``."""
+    found = []
+    for root in roots:
+        for directory in _walk(root):
+            if all((directory / split).is_dir() for split in ("train", "val", "test")):
+                found.append(str(directory))
+    return found
+
+
+def find_weight_files(roots: list[Path]) -> list[str]:
+    """``*.safetensors`` files under ``roots`` outside checkpoint directories (those with a
+    ``config.json``), for ``torchvision:<arch>`` with ``weights``."""
+    found = []
+    for root in roots:
+        for directory in _walk(root):
+            if not (directory / "config.json").is_file():
+                found += sorted(str(path) for path in directory.glob("*.safetensors"))
     return found
 
 

@@ -30,6 +30,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from pruning_core.data_config import ImageFolderData
 from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.data import Split
+from pruning_core.models.hf_dirs import user_path
 from pruning_core.models.sources import data_source, data_spec
 from pruning_core.models.spec import ModelSpec
 
@@ -84,11 +85,12 @@ def scan(config: ImageFolderData) -> tuple[list[str], dict[str, Files]]:
             an empty class folder, a class set differing from ``data.train``'s; or
             ``data``: more images than :data:`MAX_TENSOR_BYTES` holds.
     """
-    classes = _class_folders("data.train", Path(config.train).expanduser())
+    classes = _class_folders("data.train", user_path(config.train, "data.train"))
     files: dict[str, Files] = {}
     total = 0
     for split in SPLITS:
-        field, root = f"data.{split}", Path(getattr(config, split)).expanduser()
+        field = f"data.{split}"
+        root = user_path(getattr(config, split), field)
         found = _class_folders(field, root)
         if found != classes:
             missing = sorted(set(classes) - set(found))

@@ -23,6 +23,7 @@ from pruning_core.data_config import TextData
 from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.data import Split
 from pruning_core.models.hf import load_tokenizer
+from pruning_core.models.hf_dirs import user_path
 from pruning_core.models.sources import data_source, data_spec
 from pruning_core.models.spec import ModelSpec
 
@@ -152,7 +153,7 @@ def _cached_splits(
 
 def text_splits(config: TextData, tokenizer_dir: Path) -> dict[str, Split]:
     """Train/val/test windows of ``config.path`` (cached while the files are unchanged)."""
-    path = Path(config.path).expanduser()
+    path = user_path(config.path, "data.path")
     files = text_files(path)
     stamp = tuple((str(file), file.stat().st_mtime_ns, file.stat().st_size) for file in files)
     return _cached_splits(

@@ -57,6 +57,9 @@ def classifiers() -> list[str]:
     return sorted(list_models(module=torchvision.models))
 
 
+torchvision_classifiers = classifiers  # the name pruning_core exports
+
+
 def _unknown(arch: str) -> UserInputError:
     for task, module in _OTHER_TASKS.items():
         if arch in list_models(module=module):

@@ -13,12 +13,10 @@ from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.criteria.calibration import collect_stats
 from pruning_core.errors import RunCancelled
 from pruning_core.models.data import Batches, Split, calibration_batches
-from pruning_core.models.lm_metrics import perplexity
-from pruning_core.models.metrics import evaluate
 from pruning_core.models.registry import spec_for
 from pruning_core.pipeline.checks import inspect_recipe
 from pruning_core.pipeline.report import original_layer_facts
-from pruning_core.pipeline.task_report import metric_name
+from pruning_core.pipeline.task_report import metric_name, split_metrics
 from pruning_core.recipe import Recipe
 from pruning_core.structures.channels import coupled_with_kept
 from pruning_core.structures.heads import find_attention
@@ -106,9 +104,7 @@ class RunState:
         part = self.split(name)
         if part is None:
             return None, None
-        if self.metric == "perplexity":
-            return perplexity(self.model, part.x)
-        return evaluate(self.model, part.x, part.y)
+        return split_metrics(self.model, part, self.metric)
 
     def record(self, kind: str, **fields: Any) -> None:
         """Add a point to the curves: sparsity of the active layers and validation metrics."""

@@ -41,7 +41,9 @@ class LayerSelection:
             raise self.problems[0].as_error()
 
 
-def build_prunable_model(spec: ModelSpec, recipe: Recipe, weights: str | Path | None) -> nn.Module:
+def build_prunable_model(
+    spec: ModelSpec, recipe: Recipe | None, weights: str | Path | None
+) -> nn.Module:
     """The dense model a run starts from, every ``nn.MultiheadAttention`` split into layers.
 
     ``nn.MultiheadAttention`` keeps q/k/v in one fused ``in_proj_weight`` that no
