@@ -75,13 +75,24 @@ labels = dict(zip(grouped["id"], grouped["label"], strict=True))
 diff = tables.recipe_diff({labels[i]: documents[i]["recipe"] for i in grouped["id"]})  # type: ignore[index]
 differing = diff[diff["differs"]].drop(columns="differs")
 reference_ids = grouped["ids"].iloc[0]
-task = metric.frame_metric(chosen)  # accuracy, or perplexity (lower is better) for LMs
-score, score_label, higher = metric.metric_of({"metric": task})
-reference = chosen[chosen["id"].isin(reference_ids)][score].mean()
+kinds = set(chosen["metric"].fillna("accuracy"))  # accuracy, or perplexity for LMs
+if len(kinds) > 1:
+    st.warning(
+        "These runs are judged by different metrics: accuracy (classifiers, higher is better) "
+        "and perplexity (language models, lower is better). Each shows its own; differences "
+        "are given only between runs of one metric.",
+        icon=":material/rule:",
+    )
+reference_members = chosen[chosen["id"].isin(reference_ids)]
+reference_task = metric.frame_metric(reference_members)
+reference = reference_members[metric.metric_of({"metric": reference_task})[0]].mean()
 reference_name = str(labels[grouped["id"].iloc[0]]).split()[0]
+higher = "accuracy" in kinds  # some runs are judged by accuracy: pp differences below
 
 for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), strict=True):
     members = chosen[chosen["id"].isin(group["ids"])]
+    task = metric.frame_metric(members)
+    score, score_label, up = metric.metric_of({"metric": task})
     with column, st.container(border=True):
         st.markdown(f"#### {widgets.plain(group['label'])}")
         if str(members["group"].iloc[0]) in pinned or int(group["id"]) in pinned_ids:
@@ -90,16 +101,23 @@ for column, (_, group) in zip(st.columns(len(grouped)), grouped.iterrows(), stri
             st.caption(f"seeds {', '.join(map(str, group['seeds']))}: mean ± std (n)")
         is_reference = group["ids"] == reference_ids
         difference = members[score].mean() - reference
-        gap = facts.pp(difference) if higher else f"{difference:+.2f}"
-        versus = "reference" if is_reference else f"{gap} vs {reference_name}"
+        gap = facts.pp(difference) if up else f"{difference:+.2f}"
+        versus = (
+            "reference"
+            if is_reference
+            else f"{gap} vs {reference_name}"
+            if task == reference_task
+            else f"not comparable with {reference_name} ({reference_task})"
+        )
+        plain = is_reference or task != reference_task
         st.metric(
-            f"{score_label} (final)" if higher else score_label,
+            f"{score_label} (final)" if up else score_label,
             compare.cell(members[score], score),
             delta=versus,
-            delta_color="off" if is_reference else "normal" if higher else "inverse",
-            delta_arrow="off" if is_reference else "auto",
+            delta_color="off" if plain else "normal" if up else "inverse",
+            delta_arrow="off" if plain else "auto",
         )
-        if higher:
+        if up:
             st.metric(
                 "val acc. right after pruning",
                 compare.cell(members["val_after_pruning"], "val_after_pruning"),

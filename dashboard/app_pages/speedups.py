@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, services
+from dashboard.charts import metric
 from dashboard.components import cards, widgets
 
 st.title("Speed and size")
@@ -92,8 +93,25 @@ axis = right.radio(
 )
 title = "nonzero parameters" if axis == "nonzero_params" else "model size (KiB, dense storage)"
 points = runs[runs["model"] == model]
-st.plotly_chart(charts.pareto_chart(points, x=axis, x_title=title), key="pareto_chart")
+kinds = list(dict.fromkeys(points["metric"].fillna("accuracy")))  # one per model, as a rule
+for kind in kinds:  # runs judged by accuracy and by perplexity never share an axis
+    st.plotly_chart(
+        charts.pareto_chart(
+            points[points["metric"].fillna("accuracy") == kind],
+            x=axis,
+            y=metric.metric_of({"metric": kind})[0],
+            x_title=title,
+        ),
+        key="pareto_chart" if len(kinds) == 1 else f"pareto_chart_{kind}",
+    )
+better = (
+    "lower test perplexity"
+    if kinds == [metric.PERPLEXITY]
+    else "test accuracy"
+    if kinds == ["accuracy"]
+    else "its metric (accuracy, or perplexity: lower is better)"
+)
 st.caption(
     "Each point is a finished run of the model; the dashed line joins the runs "
-    "no other run beats on both accuracy and cost. Latency joins this view once it is measured."
+    f"no other run beats on both {better} and cost. Latency joins this view once it is measured."
 )

@@ -80,7 +80,7 @@ after = st.toggle(
     "also right after pruning (before finetuning)",
     value=True,
     key="sweeps_after",
-    help="Validation accuracy at the last pruning step, before the finetuning that follows: "
+    help=f"Validation {task} at the last pruning step, before the finetuning that follows: "
     "what each criterion costs before finetuning hides it",
 )
 st.plotly_chart(

@@ -5,10 +5,12 @@ No Streamlit and no engine here: every builder takes the plain rows the engine w
 plain data. Theoretical and measured numbers are never drawn as one series.
 
 * :mod:`~dashboard.charts.layers`: per-layer sparsity (channel runs: upstream removals).
-* :mod:`~dashboard.charts.runs`: accuracy curves, reconstruction error.
+* :mod:`~dashboard.charts.runs`: metric curves (accuracy, or perplexity for language
+  models), reconstruction error.
 * :mod:`~dashboard.charts.sweeps`: accuracy against sparsity per criterion (and right
   after pruning).
-* :mod:`~dashboard.charts.costs`: size by format, theoretical speedup, Pareto views.
+* :mod:`~dashboard.charts.costs`: size by format, theoretical speedup, Pareto views (the
+  front follows the metric's direction: perplexity is better lower).
 * :mod:`~dashboard.charts.speed`: measured speedups, one bar per configuration.
 * :mod:`~dashboard.charts.sensitivity`: the Sensitivity page's figures.
 * :mod:`~dashboard.charts.facts`: what a run's results say beyond its summary (the metric

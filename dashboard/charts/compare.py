@@ -22,6 +22,7 @@ METRICS = {
     "val_perplexity": "val perplexity after finetuning",
     "dense_test_perplexity": "dense test perplexity",
     "accuracy_delta": "test accuracy vs dense",
+    "perplexity_delta": "test perplexity vs dense (+ is worse)",
     "sparsity_pruned_layers": "sparsity (pruned layers)",
     "sparsity_total": "sparsity (whole model)",
     "nonzero_params": "nonzero params",
@@ -41,7 +42,13 @@ NUMBERS = {
     "val_perplexity": "{:.2f}",
     "dense_test_perplexity": "{:.2f}",
 }
-PERPLEXITY_COLUMNS = ("test_perplexity", "val_perplexity", "dense_test_perplexity")
+PERPLEXITY_COLUMNS = (
+    "test_perplexity",
+    "val_perplexity",
+    "dense_test_perplexity",
+    "perplexity_delta",
+)
+AFTER_PRUNING_PERPLEXITY = "val perplexity right after pruning (before finetuning)"
 
 
 def _shown(chosen: pd.DataFrame, column: str) -> bool:
@@ -79,6 +86,8 @@ def cell(values: pd.Series, column: str, perplexity: bool = False) -> str:
     mean, std = numbers.mean() / scale, numbers.std() / scale if len(numbers) > 1 else 0.0
     if column in POINTS:
         text, spread = f"{mean * 100:+.1f} pp", f" ± {std * 100:.1f}"
+    elif column == "perplexity_delta":
+        text, spread = f"{mean:+.2f} ppl", f" ± {std:.2f}"
     elif column in NUMBERS or (column, perplexity) == ("val_after_pruning", True):
         fmt = NUMBERS.get(column, "{:.2f}")
         text, spread = fmt.format(mean), " ± " + fmt.format(std)
@@ -99,16 +108,38 @@ def metrics_table(chosen: pd.DataFrame, grouped: pd.DataFrame | None = None) -> 
             {"label": chosen["run"], "ids": [[run_id] for run_id in chosen["id"]]}
         )
     table = {}
-    perplexity = frame_metric(chosen) == PERPLEXITY
+    lm = chosen["metric"].eq(PERPLEXITY) if "metric" in chosen else chosen["id"].isna()
     for column in (column for column in METRICS if column in chosen and _shown(chosen, column)):
-        label = METRICS[column]
-        if column == "val_after_pruning" and frame_metric(chosen) == PERPLEXITY:
-            label = "val perplexity right after pruning (before finetuning)"
-        table[label] = [
-            cell(chosen.loc[chosen["id"].isin(ids), column], column, perplexity)
-            for ids in grouped["ids"]
+        if column == "val_after_pruning":  # each run's own metric: one row per metric
+            table.update(_after_pruning_rows(chosen, grouped, lm))
+            continue
+        table[METRICS[column]] = [
+            cell(chosen.loc[chosen["id"].isin(ids), column], column) for ids in grouped["ids"]
         ]
     return pd.DataFrame.from_dict(table, orient="index", columns=list(grouped["label"]))
+
+
+def _after_pruning_rows(
+    chosen: pd.DataFrame, grouped: pd.DataFrame, lm: pd.Series
+) -> dict[str, list[str]]:
+    """The val metric right after pruning: an accuracy row, a perplexity row, or both."""
+    rows = {}
+    for perplexity, label in (
+        (False, METRICS["val_after_pruning"]),
+        (True, AFTER_PRUNING_PERPLEXITY),
+    ):
+        part = chosen[lm == perplexity]
+        if perplexity and not part["val_after_pruning"].notna().any():
+            continue
+        if not perplexity and lm.all():
+            continue
+        rows[label] = [
+            cell(
+                part.loc[part["id"].isin(ids), "val_after_pruning"], "val_after_pruning", perplexity
+            )
+            for ids in grouped["ids"]
+        ]
+    return rows
 
 
 def random_baseline(runs: pd.DataFrame, run: pd.Series) -> pd.Series | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.metric import PERPLEXITY, frame_metric, log_axis, metric_of
 from dashboard.charts.style import (
     INK,
     PALETTE,
@@ -162,53 +163,86 @@ def speedup_chart(
     return build(traces, frame)
 
 
-def pareto_front(points: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
-    """Rows no other row beats (smaller-or-equal ``x`` and larger ``y``), sorted by ``x``."""
-    ordered = points.dropna(subset=[x, y]).sort_values([x, y], ascending=[True, False])
+def pareto_front(
+    points: pd.DataFrame, x: str, y: str, higher_is_better: bool = True
+) -> pd.DataFrame:
+    """Rows no other row beats, sorted by ``x`` (smaller ``x`` is always better).
+
+    A row is on the front when no row with a smaller-or-equal ``x`` has an equal or better
+    ``y``: better is larger when ``higher_is_better`` (accuracy), smaller otherwise
+    (perplexity).
+    """
+    ordered = points.dropna(subset=[x, y]).sort_values(
+        [x, y], ascending=[True, not higher_is_better]
+    )
+    sign = 1.0 if higher_is_better else -1.0
     best, keep = float("-inf"), []
     for index, value in zip(ordered.index, ordered[y], strict=True):
-        if value > best:
+        if sign * value > best:
             keep.append(index)
-            best = value
+            best = sign * value
     return ordered.loc[keep]
 
 
 def pareto_chart(
     runs: pd.DataFrame,
     x: str = "size_bytes",
-    y: str = "test_accuracy",
+    y: str | None = None,
     x_title: str = "model size (KiB, dense storage)",
 ) -> go.Figure:
-    """Accuracy against size (or latency) per run, colored by criterion, with the Pareto front.
+    """The run's metric against size (or latency) per run, colored by criterion, with the front.
+
+    Accuracy is better higher; perplexity (language models) lower, on a log axis when it
+    spans more than 10x. Runs of both kinds are never drawn on one axis: pass the runs of
+    one metric (the figure says so otherwise).
 
     Args:
-        runs: one row per run with ``run, criterion``, ``x`` and ``y``.
+        runs: one row per run with ``run, criterion``, ``x`` and ``y`` (``runs_frame`` rows:
+            ``metric`` says which number each run is judged by).
         x: cost column (smaller is better); ``*_bytes`` columns are shown in KiB.
-        y: accuracy column (larger is better).
+        y: metric column (default ``test_accuracy``, or ``test_perplexity`` for runs judged
+            by perplexity); a ``*perplexity`` column is better lower.
         x_title: axis title.
     """
-    title = f"Pareto view: {y.replace('_', ' ')} vs {x_title.split(' (')[0]}"
-    points = runs.dropna(subset=[x, y]) if not runs.empty else runs
+    cost = x_title.split(" (")[0]
+    if y is None:
+        kinds = set(runs["metric"].fillna("accuracy")) if "metric" in runs else set()
+        if len(kinds) > 1:
+            return empty(
+                f"Pareto view: metric vs {cost}",
+                "these runs are judged by different metrics (accuracy and perplexity): "
+                "draw one chart per metric",
+            )
+        y = metric_of({"metric": frame_metric(runs)})[0]
+    name = PERPLEXITY if y.endswith("perplexity") else "accuracy"
+    higher = name != PERPLEXITY
+    label = y.replace("_", " ") + ("" if higher else " (lower is better)")
+    title = f"Pareto view: {y.replace('_', ' ')} vs {cost}"
+    points = runs.dropna(subset=[x, y]) if not runs.empty and y in runs else runs.iloc[0:0]
     if points.empty:
-        return empty(title, "no finished runs with accuracy")
+        return empty(title, f"no finished runs with {name}")
+    points = points.assign(**{y: pd.to_numeric(points[y])})
+    value = ".2f" if name == PERPLEXITY else ".2%"
     scale = 1024 if x.endswith("_bytes") else 1
     names = list(dict.fromkeys(points["criterion"]))
     traces: list[Trace] = []
-    for name in names:
-        rows = points[points["criterion"] == name]
+    for criterion in names:
+        rows = points[points["criterion"] == criterion]
         traces.append(
             {
                 "type": "scatter",
                 "x": list(rows[x] / scale),
                 "y": list(rows[y]),
                 "mode": "markers",
-                "name": name,
+                "name": criterion,
                 "text": list(rows["run"]),
-                "marker": {"color": color_for(name, names), "size": 10, "opacity": 0.85},
-                "hovertemplate": "%{text}<br>%{x:,.1f}<br>%{y:.2%}<extra>" + name + "</extra>",
+                "marker": {"color": color_for(criterion, names), "size": 10, "opacity": 0.85},
+                "hovertemplate": f"%{{text}}<br>%{{x:,.1f}}<br>%{{y:{value}}}<extra>"
+                + criterion
+                + "</extra>",
             }
         )
-    front = pareto_front(points, x, y)
+    front = pareto_front(points, x, y, higher_is_better=higher)
     traces.append(
         {
             "type": "scatter",
@@ -220,12 +254,17 @@ def pareto_chart(
             "line": {"color": INK, "dash": "dash", "shape": "hv"},
         }
     )
+    yaxis: dict[str, object] = {"title": {"text": label}}
+    if higher:
+        yaxis["tickformat"] = percent_ticks(points[y])
+    elif log_axis(points[y]):
+        yaxis["type"] = "log"
     return build(
         traces,
         layout(
             title,
             420,
             xaxis={"title": {"text": x_title}, "rangemode": "tozero", "tickformat": ",.0f"},
-            yaxis={"tickformat": percent_ticks(points[y]), "title": {"text": y.replace("_", " ")}},
+            yaxis=yaxis,
         ),
     )

@@ -12,6 +12,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from dashboard.charts.layers import shape_text
+from dashboard.charts.metric import PERPLEXITY
 
 MISSING = "-"
 LAYER_NAMES = {
@@ -41,8 +42,11 @@ RUN_COLUMNS = {
     "structure": "structure",
     "target_sparsity": "target",
     "test_accuracy": "test acc",
-    "val_after_pruning": "val acc after pruning",
+    "test_perplexity": "test ppl",
+    "val_accuracy_after_pruning": "val acc after pruning",
+    "val_perplexity_after_pruning": "val ppl after pruning",
     "accuracy_delta": "test vs dense",
+    "perplexity_delta": "ppl vs dense",
     "sparsity_total": "model sparsity",
     "best_size": "best size",
     "best_format": "best format",
@@ -55,6 +59,8 @@ RUN_COLUMNS = {
     "duration_s": "seconds",
     "error": "error",
 }
+ACCURACY_COLUMNS = ("test_accuracy", "val_accuracy_after_pruning", "accuracy_delta")
+PERPLEXITY_COLUMNS = ("test_perplexity", "val_perplexity_after_pruning", "perplexity_delta")
 
 
 def layer_table(layers: list[dict[str, Any]]) -> pd.DataFrame:
@@ -86,19 +92,41 @@ def layer_view(layers: list[dict[str, Any]]) -> Styler:
 
 
 def runs_view(runs: pd.DataFrame) -> Styler:
-    """The Runs table: chosen columns, human names, ``-`` for missing, deltas in pp."""
+    """The Runs table: chosen columns, human names, ``-`` for missing, deltas in pp.
+
+    Each run shows its own metric: accuracy columns (``test acc``, deltas in pp) for
+    classifiers, perplexity columns (``test ppl``, lower is better; ``ppl vs dense``:
+    ``+3.03 ppl`` is worse) for language models. A set without language models looks as
+    it always did; one with only language models has no accuracy columns.
+    """
     sizes = pd.to_numeric(runs.get("best_format_bytes", pd.Series(dtype=float)), errors="coerce")
+    metric = runs["metric"] if "metric" in runs else pd.Series(None, index=runs.index)
+    lm = metric.eq(PERPLEXITY)
     frame = runs.assign(best_size=sizes / 1024)  # numbers, so the column sorts by size
-    frame = frame[[c for c in RUN_COLUMNS if c in frame]].rename(columns=RUN_COLUMNS)
+    for column in ("test_accuracy", "test_perplexity"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    if "val_after_pruning" in runs:  # each metric in its own column, sorted by its numbers
+        after = pd.to_numeric(runs["val_after_pruning"], errors="coerce")
+        frame["val_accuracy_after_pruning"] = after.mask(lm)
+        frame["val_perplexity_after_pruning"] = after.where(lm)
+    hidden = set(PERPLEXITY_COLUMNS if not lm.any() else ())
+    if lm.any() and not (metric.notna() & ~lm).any():
+        hidden |= set(ACCURACY_COLUMNS)
+    frame = frame[[c for c in RUN_COLUMNS if c in frame and c not in hidden]]
+    frame = frame.rename(columns=RUN_COLUMNS)
     formats: list[tuple[Any, list[str]]] = [
-        ("{:.1%}", ["target_sparsity", "test_accuracy", "val_after_pruning", "sparsity_total"]),
+        ("{:.1%}", ["target_sparsity", "test_accuracy", "val_accuracy_after_pruning",
+                    "sparsity_total"]),
+        ("{:.2f}", ["test_perplexity", "val_perplexity_after_pruning"]),
         (lambda value: f"{value * 100:+.1f} pp", ["accuracy_delta"]),
+        (lambda value: f"{value:+.2f} ppl", ["perplexity_delta"]),
         ("{:.2f}x", ["theoretical_speedup"]),
         ("{:.1f}", ["duration_s"]),
         ("{:.0f}", ["epochs"]),
         ("{:,.0f} KiB", ["best_size"]),
         (lambda t: t.strftime("%Y-%m-%d %H:%M:%S"), ["created"]),
-    ]
+    ]  # fmt: skip
     styler = frame.style.format(na_rep=MISSING)
     for pattern, columns in formats:
         shown = [RUN_COLUMNS[c] for c in columns if RUN_COLUMNS[c] in frame]

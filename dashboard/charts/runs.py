@@ -1,7 +1,9 @@
-"""Figures of one run or several overlaid: accuracy curves and reconstruction errors.
+"""Figures of one run or several overlaid: metric curves and reconstruction errors.
 
 Pure ``DataFrame -> Figure`` builders over the rows the engine writes (``results.json``
-layers and curves); the pages only choose which rows to pass.
+layers and curves); the pages only choose which rows to pass. A curve point carries
+``val_accuracy`` (classifiers) or ``val_perplexity`` (causal language models, lower is
+better); the chart draws whichever the runs recorded.
 """
 
 from __future__ import annotations
@@ -9,9 +11,16 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.metric import PERPLEXITY, log_axis
 from dashboard.charts.style import PALETTE, Trace, build, empty, layout, percent_ticks
 
 SYMBOLS = {"dense": "circle-open", "prune": "triangle-down", "finetune": "circle"}
+CURVE_FIELDS = {"accuracy": "val_accuracy", PERPLEXITY: "val_perplexity"}
+CURVE_LABELS = {"accuracy": "val accuracy", PERPLEXITY: "val perplexity (lower is better)"}
+CURVE_TITLES = {
+    "accuracy": "Accuracy while pruning and finetuning",
+    PERPLEXITY: "Perplexity while pruning and finetuning",
+}
 
 
 def _count_text(value: object) -> str:
@@ -19,19 +28,57 @@ def _count_text(value: object) -> str:
     return "-" if value is None or pd.isna(value) else str(int(value))  # type: ignore[call-overload]
 
 
-def curves_chart(
-    curves: pd.DataFrame, title: str = "Accuracy while pruning and finetuning"
-) -> go.Figure:
-    """Validation accuracy (top) and sparsity (bottom) per optimizer step, one line per run.
+def curve_metrics(curves: pd.DataFrame) -> dict[str, str]:
+    """Each run's curve metric (``accuracy`` or ``perplexity``), for runs that recorded one.
+
+    Args:
+        curves: curve rows with ``val_accuracy`` and/or ``val_perplexity`` and optionally
+            ``run`` (one run when missing).
+    """
+    runs = curves["run"] if "run" in curves else pd.Series("run", index=curves.index)
+    found: dict[str, str] = {}
+    for name, field in CURVE_FIELDS.items():
+        if field in curves:
+            numbers = pd.to_numeric(curves[field], errors="coerce")
+            for run in dict.fromkeys(runs[numbers.notna()]):
+                found.setdefault(str(run), name)
+    return {str(run): found[str(run)] for run in dict.fromkeys(runs) if str(run) in found}
+
+
+def curves_chart(curves: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """Validation metric (top) and sparsity (bottom) per optimizer step, one line per run.
+
+    The metric is accuracy, or perplexity (lower is better, log axis when it spans more
+    than 10x) for language models. Runs judged by different metrics are not drawn on one
+    axis: the figure says so instead.
 
     Args:
         curves: rows with ``kind`` (dense|prune|finetune), ``step``, ``sparsity``,
-            ``val_accuracy`` and optionally ``run``, ``round``, ``epoch``.
-        title: chart title.
+            ``val_accuracy`` or ``val_perplexity`` and optionally ``run``, ``round``, ``epoch``.
+        title: chart title (default: named by the metric); a title naming "Accuracy" is
+            renamed for perplexity curves.
     """
-    frame = curves.dropna(subset=["val_accuracy"]) if "val_accuracy" in curves else curves.iloc[0:0]
-    if frame.empty:
-        return empty(title, "no accuracy recorded (untrained model or no data)")
+    metrics = curve_metrics(curves)
+    kinds = list(dict.fromkeys(metrics.values()))
+    name = kinds[0] if len(kinds) == 1 else "accuracy"
+    if title is None:
+        title = CURVE_TITLES[name]
+    elif name == PERPLEXITY:
+        title = title.replace("Accuracy", "Perplexity")
+    if len(kinds) > 1:
+        by = {kind: [run for run, used in metrics.items() if used == kind] for kind in kinds}
+        return empty(
+            title.replace("Accuracy", "Metric"),
+            "these runs are judged by different metrics (accuracy: "
+            f"{', '.join(by['accuracy'])}; perplexity: {', '.join(by[PERPLEXITY])}): "
+            "compare curves of one metric at a time",
+        )
+    if not kinds:
+        return empty(title, "no accuracy or perplexity recorded (untrained model or no data)")
+    field, label = CURVE_FIELDS[name], CURVE_LABELS[name]
+    value = ".2f" if name == PERPLEXITY else ".2%"
+    frame = curves.assign(**{field: pd.to_numeric(curves[field], errors="coerce")})
+    frame = frame.dropna(subset=[field])
     frame = frame.assign(
         run=frame.get("run", "run"), round=frame.get("round"), epoch=frame.get("epoch")
     )
@@ -44,7 +91,7 @@ def curves_chart(
             {
                 "type": "scatter",
                 "x": steps,
-                "y": list(rows["val_accuracy"]),
+                "y": list(rows[field]),
                 "mode": "lines+markers",
                 "name": group,
                 "legendgroup": group,
@@ -63,9 +110,8 @@ def curves_chart(
                     )
                 ),
                 "hovertemplate": "step %{x}<br>%{customdata[0]} (round %{customdata[1]}, epoch "
-                "%{customdata[2]})<br>val accuracy %{y:.2%}<br>sparsity %{customdata[3]:.1%}<extra>"
-                + group
-                + "</extra>",
+                f"%{{customdata[2]}})<br>{label.split(' (')[0]} %{{y:{value}}}"
+                "<br>sparsity %{customdata[3]:.1%}<extra>" + group + "</extra>",
             }
         )
         traces.append(
@@ -82,6 +128,12 @@ def curves_chart(
                 "hovertemplate": "step %{x}<br>sparsity %{y:.1%}<extra>" + group + "</extra>",
             }
         )
+    yaxis: dict[str, object] = {"domain": [0.38, 1.0], "title": {"text": label}}
+    if name == PERPLEXITY:
+        if log_axis(frame[field]):
+            yaxis["type"] = "log"
+    else:
+        yaxis["tickformat"] = percent_ticks(frame[field])
     return build(
         traces,
         layout(
@@ -92,11 +144,7 @@ def curves_chart(
                 "anchor": "y2",
                 "title": {"text": "optimizer step (▽ prune step, ● end of finetune epoch)"},
             },
-            yaxis={
-                "domain": [0.38, 1.0],
-                "tickformat": percent_ticks(frame["val_accuracy"]),
-                "title": {"text": "val accuracy"},
-            },
+            yaxis=yaxis,
             yaxis2={
                 "domain": [0.0, 0.3],
                 "tickformat": ".0%",

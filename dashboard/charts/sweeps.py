@@ -52,7 +52,7 @@ def accuracy_vs_sparsity_chart(
     title = f"{metric.replace('_', ' ')} vs sparsity"
     table = aggregate_seeds(runs, metric) if not runs.empty else pd.DataFrame()
     if table.empty:
-        return empty(title, "no finished runs with accuracy")
+        return empty(title, f"no finished runs with {'perplexity' if perplexity else 'accuracy'}")
     names = list(dict.fromkeys(table["criterion"]))
     traces: list[Trace] = []
     for name in names:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from dashboard.charts.metric import PERPLEXITY
+
 SUMMARY_COLUMNS = [
     "test_accuracy",
     "val_accuracy",
@@ -129,9 +131,36 @@ def runs_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         ],
     )
     if rows:
-        frame["accuracy_delta"] = frame["test_accuracy"] - frame["dense_test_accuracy"]
-        frame["recovered"] = frame["val_accuracy"] - frame["val_after_pruning"]
+        add_deltas(frame)
     return frame
+
+
+DELTA_INPUTS = (
+    "test_accuracy",
+    "dense_test_accuracy",
+    "val_accuracy",
+    "val_after_pruning",
+    "test_perplexity",
+    "dense_test_perplexity",
+)
+
+
+def add_deltas(frame: pd.DataFrame) -> None:
+    """Differences to the dense model and what finetuning recovered, each in its metric.
+
+    ``accuracy_delta`` (a share: ``-0.006`` is -0.6 pp, negative is worse) and ``recovered``
+    are filled for accuracy runs only; ``perplexity_delta`` (test perplexity minus the dense
+    model's, positive is worse) for perplexity runs only. ``val_after_pruning`` holds each
+    run's own metric, so it is never subtracted from the other one.
+
+    Args:
+        frame: :func:`runs_table` rows (``metric`` and every column of ``DELTA_INPUTS``).
+    """
+    number = {column: pd.to_numeric(frame[column], errors="coerce") for column in DELTA_INPUTS}
+    lm = frame["metric"].eq(PERPLEXITY)
+    frame["accuracy_delta"] = (number["test_accuracy"] - number["dense_test_accuracy"]).mask(lm)
+    frame["recovered"] = (number["val_accuracy"] - number["val_after_pruning"]).mask(lm)
+    frame["perplexity_delta"] = number["test_perplexity"] - number["dense_test_perplexity"]
 
 
 def flatten_recipe(recipe: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -31,9 +31,10 @@ def show(run: pd.Series, runs: pd.DataFrame) -> None:
         headline(document["summary"], run)
         if run["structure"] == "2:4":
             cards.gpu_card(document["summary"], key=f"gpu_{run_id}")
+        lm = metric.metric_name(document["summary"]) == metric.PERPLEXITY
         tabs = st.tabs(
-            ["Per-layer sparsity", "Accuracy curve", "Reconstruction error", "Layer table",
-             "Recipe"]
+            ["Per-layer sparsity", "Perplexity curve" if lm else "Accuracy curve",
+             "Reconstruction error", "Layer table", "Recipe"]
         )  # fmt: skip
         with tabs[0]:
             layers = pd.DataFrame(document["layers"])
@@ -48,6 +49,10 @@ def show(run: pd.Series, runs: pd.DataFrame) -> None:
                 )
         with tabs[1]:
             st.plotly_chart(figures.run_curves(run_id), key="detail_curves")
+            if lm:
+                st.caption(
+                    "Validation perplexity (exp of the mean next-token loss): lower is better."
+                )
         with tabs[2]:
             st.plotly_chart(
                 charts.reconstruction_error_chart(pd.DataFrame(document["layers"])),

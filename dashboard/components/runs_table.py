@@ -11,6 +11,16 @@ from dashboard.charts import display
 
 ACTIVE = ("queued", "running")
 ROW_PX, HEADER_PX = 35, 38
+METRIC_HELP = {  # language models are judged by perplexity, lower is better
+    name: st.column_config.Column(name, help=text)
+    for name, text in {
+        "test vs dense": "Test accuracy minus the dense model's, in percentage points",
+        "test ppl": "Test perplexity (language models): lower is better",
+        "val ppl after pruning": "Validation perplexity right after pruning, before "
+        "finetuning: lower is better",
+        "ppl vs dense": "Test perplexity minus the dense model's: + is worse",
+    }.items()
+}
 
 
 def show(shown: pd.DataFrame) -> list[int]:
@@ -26,6 +36,7 @@ def show(shown: pd.DataFrame) -> list[int]:
             "run": st.column_config.TextColumn("run", width="large", pinned=True),
             "state": st.column_config.TextColumn("state", width=90),
             "error": st.column_config.TextColumn("error", width="large"),
+            **METRIC_HELP,
         },
     )
     rows = event.selection.rows if event is not None else []

@@ -21,8 +21,11 @@ from dashboard.services.structures import fixes_sparsity, structure_label
 def runs_frame(states: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Every pruning run (or those in ``states``) as one flat row, newest first.
 
-    Done runs carry their facts too: the metric right after pruning (``val_after_pruning``),
-    the formats that apply to them and the best one's size (see :mod:`dashboard.charts.facts`).
+    Done runs carry their facts too: their ``metric`` (accuracy, or perplexity for language
+    models), the metric right after pruning (``val_after_pruning``), the formats that apply
+    to them and the best one's size (see :mod:`dashboard.charts.facts`), and the change
+    against the dense model in their own metric (``accuracy_delta`` or ``perplexity_delta``,
+    see :func:`dashboard.charts.tables.add_deltas`).
     """
     return _runs_frame(str(store().path), store().fingerprint(), states)
 

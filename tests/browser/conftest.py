@@ -18,9 +18,12 @@ from pruning_core.runs.store import RunStore
 
 
 @contextmanager
-def serve(folder: Path, autostart: bool) -> Iterator[tuple[str, RunStore]]:
+def serve(
+    folder: Path, autostart: bool, script_args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, RunStore]]:
     """A real dashboard on 127.0.0.1 with an empty store in ``folder``, started as the
-    launcher does; stopped (with the workers it started) whatever happens."""
+    launcher does (``script_args`` after ``--``, e.g. ``--models-dir DIR``); stopped (with
+    the workers it started) whatever happens."""
     from pruning_core.runs.launcher import stop_workers
 
     store = RunStore(folder / "store" / "runs.sqlite")
@@ -31,6 +34,7 @@ def serve(folder: Path, autostart: bool) -> Iterator[tuple[str, RunStore]]:
         "PRUNING_CORE_AUTOSTART_WORKER": "1" if autostart else "0",
     }
     flags = ("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false")
+    flags += ("--", *script_args) if script_args else ()
     process = start_streamlit(port, ROOT, env, folder / "streamlit.log", *flags)
     url = f"http://127.0.0.1:{port}"
     try:
