@@ -27,7 +27,7 @@ st.caption(
 )
 
 slots: dict[str, Any] = {}
-top_left, top_right = st.columns([1, 2.4], gap="large")
+top_left, top_right = st.columns([1.3, 2.4], gap="large")
 with top_left, st.container(border=True):
     st.subheader("Model")
     choice = model_form.model_section()
@@ -42,7 +42,12 @@ with top_right, st.container(border=True):
     facts = services.model_summary(model, weights, data)
     metric = facts["metric"]
     cols = st.columns(4)
-    cols[0].metric("parameters", f"{facts['params']:,}" if facts["params"] else "n/a")
+    params = facts["params"]
+    cols[0].metric(
+        "parameters",
+        widgets.fmt_count(params) if params else "n/a",
+        help=f"{params:,} parameters" if params else None,
+    )
     size = facts["size_bytes"]
     cols[1].metric("dense size (fp32)", widgets.fmt_bytes(size) if size else "n/a")
     for col, split in zip(cols[2:], ("val", "test"), strict=True):
@@ -91,6 +96,7 @@ with layer_slot:
         width="stretch",
         column_order=["layer", "type", "shape", "params", "macs", "plan"],
         column_config={
+            "layer": st.column_config.TextColumn("layer", width="medium"),
             "params": st.column_config.NumberColumn(format="localized"),
             "macs": st.column_config.NumberColumn("MACs / sample", format="localized"),
             "plan": st.column_config.TextColumn("plan", width="large"),

@@ -216,10 +216,8 @@ def _text_data() -> tuple[dict[str, Any] | None, list[services.Issue]]:
     if not texts:
         st.info(f"No .txt or .jsonl file under {widgets.plain(services.roots_text())}.")
         return None, [services.Issue("data.path", "no text file under the models roots")]
-    left, right = st.columns([3, 1])
-    with left:
-        path = _pick("text file", texts, "cfg_text_path", format_func=_under_roots)
-    seq_len = right.number_input(
+    path = _pick("text file", texts, "cfg_text_path", format_func=_under_roots)
+    seq_len = st.number_input(
         "tokens per window",
         8,
         32768,
@@ -242,16 +240,14 @@ def _image_data() -> tuple[dict[str, Any] | None, list[services.Issue]]:
             f"{widgets.plain(services.roots_text())}."
         )
         return None, [services.Issue("data.train", "no image folders under the models roots")]
-    left, right = st.columns([3, 1])
-    with left:
-        folder = _pick(
-            "image folders",
-            datasets,
-            "cfg_image_folders",
-            format_func=_under_roots,
-            help="A folder holding train/, val/ and test/, each one sub-folder per class",
-        )
-    size = right.number_input(
+    folder = _pick(
+        "image folders",
+        datasets,
+        "cfg_image_folders",
+        format_func=_under_roots,
+        help="A folder holding train/, val/ and test/, each one sub-folder per class",
+    )
+    size = st.number_input(
         "image size", 8, 1024, step=8, key=widgets.form_key("cfg_image_size", 224)
     )
     data: dict[str, Any] = {"kind": "image_folder", "image_size": int(size)}

@@ -54,10 +54,14 @@ def show(run: pd.Series, runs: pd.DataFrame) -> None:
                     "Validation perplexity (exp of the mean next-token loss): lower is better."
                 )
         with tabs[2]:
-            st.plotly_chart(
-                charts.reconstruction_error_chart(pd.DataFrame(document["layers"])),
-                key="detail_error",
-            )
+            if heatmap.wants_heatmap(layers):  # the same block x projection view
+                st.plotly_chart(
+                    heatmap.layer_heatmap_chart(
+                        layers, "Reconstruction error per block", "reconstruction_error"
+                    ),
+                    key="detail_error_heatmap",
+                )
+            st.plotly_chart(charts.reconstruction_error_chart(layers), key="detail_error")
             st.caption(
                 "Relative error of each pruned layer's outputs on the calibration inputs of the "
                 "dense model: ||XW^T - XW'^T||^2 / ||XW^T||^2, right after the last pruning step."

@@ -232,3 +232,10 @@ def fmt_bytes(size: float) -> str:
     if size < 10 * 1024**3:
         return f"{size / 1024**2:,.1f} MiB"
     return f"{size / 1024**3:,.1f} GiB"
+
+
+def fmt_count(count: float) -> str:
+    """``116,618`` below a million, else ``2.23 M`` or ``6.74 B``."""
+    if count < 1e6:
+        return f"{count:,.0f}"
+    return f"{count / 1e6:,.2f} M" if count < 1e9 else f"{count / 1e9:,.2f} B"

@@ -208,6 +208,19 @@ def test_heatmap_pivots_blocks_by_projection() -> None:
     assert not layer_heatmap_chart(pd.DataFrame()).to_plotly_json()["data"]
 
 
+def test_reconstruction_error_heatmap_leaves_unpruned_cells_blank() -> None:
+    layers = _llm_layers(11)
+    layers["reconstruction_error"] = [0.001 * i for i in range(len(layers) - 1)] + [None]
+    layers.loc[5, "reconstruction_error"] = None  # block 1 k_proj was kept dense
+    grid = block_grid(layers, "reconstruction_error")
+    assert grid.loc[2, "gate_proj"] == pytest.approx(0.010)
+    figure = layer_heatmap_chart(layers, "errors", "reconstruction_error").to_plotly_json()
+    (trace,) = figure["data"]
+    assert trace["z"][1][1] is None and trace["z"][2][2] == pytest.approx(0.010)
+    assert "zmax" not in trace  # the color range follows the errors, not 0..100%
+    assert trace["colorbar"]["title"]["text"] == "relative output error"
+
+
 def test_runs_page_shows_the_block_heatmap_and_perplexity(empty_store: RunStore) -> None:
     _lm_run(empty_store)
     at = open_page("runs")
