@@ -84,11 +84,16 @@ def bench(
 
 
 def sensitivity(
-    recipe_file: Annotated[Path, typer.Argument(help="recipe YAML: model, criterion, structure")],
+    recipe_file: Annotated[
+        Path, typer.Argument(help="recipe YAML: model, data, criterion, structure")
+    ],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("sensitivity_out"),
     sparsities: Annotated[str, typer.Option(help="comma-separated grid")] = "",
     method: Annotated[str, typer.Option(help="measured | fisher (approximation)")] = "measured",
     latency: Annotated[bool, typer.Option(help="time each layer on this CPU")] = True,
+    val_samples: Annotated[
+        int | None, typer.Option(min=1, help="measure on this many validation samples (all)")
+    ] = None,
     target: Annotated[
         float | None, typer.Option(help="allocate this average sparsity (or --budget share)")
     ] = None,
@@ -97,7 +102,11 @@ def sensitivity(
         Path | None, typer.Option(help="write the recipe with explicit per-layer sparsities")
     ] = None,
 ) -> None:
-    """Profile each layer's sensitivity (one layer pruned at a time); optionally allocate."""
+    """Profile each layer's sensitivity (one layer pruned at a time); optionally allocate.
+
+    The recipe's ``data`` is measured when given (else the model's own); causal LMs are
+    measured in perplexity, classifiers in accuracy.
+    """
 
     def execute() -> None:
         recipe = load_recipe(recipe_file)
@@ -108,7 +117,7 @@ def sensitivity(
         from pruning_core.sensitivity.profile import compute_profile, job_from_recipe
 
         grid = parse_list(sparsities, float, "sparsities", allow_empty=True) or None
-        job = job_from_recipe(recipe, grid, method, latency)
+        job = job_from_recipe(recipe, grid, method, latency, val_samples)
         with progress_bar() as update:
             profile = compute_profile(job, update)
         files = write_profile(profile, out)
@@ -124,6 +133,8 @@ def sensitivity(
             f"{plan['theoretical_speedup']:.2f}x, predicted loss increase "
             f"{plan['predicted_loss_delta']:+.4f} (additive estimate, before finetuning)"
         )
+        if plan.get("predicted_val_perplexity") is not None:
+            typer.echo(f"predicted validation perplexity {plan['predicted_val_perplexity']:.2f}")
         if write_recipe is not None:
             write_recipe.parent.mkdir(parents=True, exist_ok=True)
             write_recipe.write_text(parse_recipe(data).to_yaml(), encoding="utf-8")

@@ -3,11 +3,16 @@
 * :func:`curves_chart`: each layer's sensitivity curve, the proposed point marked.
 * :func:`plan_chart`: proposed sparsity per layer over the performance profile
   (shares of parameters, MACs and measured latency).
-* :func:`prediction_chart`: predicted against actual accuracy of editor runs.
+* :func:`prediction_chart`: predicted against actual accuracy (causal LMs: perplexity)
+  of editor runs.
+
+A causal LM's profile measures perplexity (lower is better) and has no accuracy: its
+``perplexity_delta`` stands in wherever accuracy is asked for.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -16,7 +21,21 @@ from dashboard.charts.style import BASELINE_COLOR, INK, PALETTE, Trace, build, e
 METRIC_TITLES = {
     "loss_delta": "validation loss increase",
     "accuracy_delta": "validation accuracy change",
+    "perplexity_delta": "validation perplexity increase",
 }
+
+
+def shown_metric(rows: pd.DataFrame, metric: str) -> str:
+    """The column drawn for ``metric``: ``perplexity_delta`` stands in for an accuracy
+    change the profile does not have (a causal LM's perplexity profile)."""
+    if (
+        metric == "accuracy_delta"
+        and (metric not in rows or rows[metric].isna().all())
+        and "perplexity_delta" in rows
+        and rows["perplexity_delta"].notna().any()
+    ):
+        return "perplexity_delta"
+    return metric
 
 
 def curves_chart(
@@ -31,19 +50,22 @@ def curves_chart(
         rows: profile rows ``layer, sparsity, loss_delta, accuracy_delta`` (model order).
         chosen: layer -> (proposed sparsity, predicted ``metric`` there), marked with a
             diamond on the curve (the prediction comes with the proposal, not from here).
-        metric: ``loss_delta`` or ``accuracy_delta``.
+        metric: ``loss_delta``, ``accuracy_delta`` or ``perplexity_delta`` (see
+            :func:`shown_metric`; when perplexity stands in, the marks sit on the drawn
+            curve, as the given predictions are of the metric it replaces).
         approximate: the values are an estimate (Fisher), said in the title.
     """
-    title = f"Sensitivity: {METRIC_TITLES[metric]} with one layer pruned, no finetuning"
+    shown = shown_metric(rows, metric)
+    title = f"Sensitivity: {METRIC_TITLES[shown]} with one layer pruned, no finetuning"
     if approximate:
         title = "Sensitivity (approximation): estimated loss increase, one layer pruned"
-    if rows.empty or rows[metric].isna().all():
+    if rows.empty or shown not in rows or rows[shown].isna().all():
         return empty(title, "no values for this metric in the profile")
     traces: list[Trace] = []
     for index, (name, group) in enumerate(rows.groupby("layer", sort=False)):
         color = PALETTE[index % len(PALETTE)]
         group = group.sort_values("sparsity")
-        xs, ys = [0.0, *group["sparsity"]], [0.0, *group[metric].astype(float)]
+        xs, ys = [0.0, *group["sparsity"]], [0.0, *group[shown].astype(float)]
         traces.append(
             {
                 "type": "scatter",
@@ -55,11 +77,13 @@ def curves_chart(
                 "line": {"color": color, "width": 2},
                 "marker": {"size": 6},
                 "hovertemplate": f"<b>{name}</b><br>sparsity %{{x:.0%}}<br>"
-                f"{METRIC_TITLES[metric]} %{{y:.4f}}<extra></extra>",
+                f"{METRIC_TITLES[shown]} %{{y:.4f}}<extra></extra>",
             }
         )
         if chosen and name in chosen:
             at, value = chosen[str(name)]
+            if shown != metric:
+                value = float(np.interp(float(at), xs, ys))
             traces.append(
                 {
                     "type": "scatter",
@@ -79,7 +103,7 @@ def curves_chart(
         title,
         380,
         xaxis={"title": {"text": "sparsity of the layer alone"}, "tickformat": ".0%"},
-        yaxis={"title": {"text": METRIC_TITLES[metric]}, "zeroline": True},
+        yaxis={"title": {"text": METRIC_TITLES[shown]}, "zeroline": True},
         hovermode="closest",
     )
     frame["margin"] = {"l": 10, "r": 10, "t": 76, "b": 10}
@@ -164,30 +188,42 @@ def plan_chart(layers: pd.DataFrame, target: float | None = None) -> go.Figure:
 
 
 def prediction_chart(runs: pd.DataFrame) -> go.Figure:
-    """Predicted vs actual validation accuracy right after pruning, one point per run."""
+    """Predicted vs actual validation accuracy right after pruning, one point per run.
+
+    Runs of causal LMs carry perplexity instead (``predicted_val_perplexity_after_prune``,
+    ``actual_val_perplexity_after_prune``): drawn when no run has accuracy points.
+    """
     title = "Predicted vs actual validation accuracy right after pruning (before finetuning)"
-    known = runs.dropna(subset=["predicted_val_after_prune", "actual_val_after_prune"])
+    columns = ["predicted_val_after_prune", "actual_val_after_prune"]
+    known = runs.dropna(subset=columns) if set(columns) <= set(runs) else runs.iloc[0:0]
+    perplexity = ["predicted_val_perplexity_after_prune", "actual_val_perplexity_after_prune"]
+    if known.empty and set(perplexity) <= set(runs):
+        title = title.replace("accuracy", "perplexity")
+        columns, known = perplexity, runs.dropna(subset=perplexity)
     if known.empty:
         return empty(title, "no finished editor run with a prediction yet")
-    low = float(
-        min(known["predicted_val_after_prune"].min(), known["actual_val_after_prune"].min())
-    )
+    percent = columns[0] == "predicted_val_after_prune"
+    low = float(min(known[columns[0]].min(), known[columns[1]].min()))
+    high = 1.0 if percent else float(max(known[columns[0]].max(), known[columns[1]].max()))
+    shown = ".1%" if percent else ".2f"
     traces: list[Trace] = [
-        {"type": "scatter", "mode": "lines", "x": [low, 1.0], "y": [low, 1.0],
+        {"type": "scatter", "mode": "lines", "x": [low, high], "y": [low, high],
          "name": "prediction = actual", "line": {"dash": "dot", "color": BASELINE_COLOR}},
-        {"type": "scatter", "mode": "markers+text", "x": list(known["predicted_val_after_prune"]),
-         "y": list(known["actual_val_after_prune"]), "text": [f"#{i}" for i in known["id"]],
+        {"type": "scatter", "mode": "markers+text", "x": list(known[columns[0]]),
+         "y": list(known[columns[1]]), "text": [f"#{i}" for i in known["id"]],
          "textposition": "top center", "name": "editor runs",
          "marker": {"size": 11, "color": PALETTE[0]},
-         "hovertemplate": "%{text}<br>predicted %{x:.1%}<br>actual %{y:.1%}<extra></extra>"},
+         "hovertemplate": f"%{{text}}<br>predicted %{{x:{shown}}}<br>actual %{{y:{shown}}}"
+         "<extra></extra>"},
     ]  # fmt: skip
+    tick = ".0%" if percent else ""
     frame = layout(
         title,
         360,
         xaxis={
             "title": {"text": "predicted (additive single-layer estimate)"},
-            "tickformat": ".0%",
+            "tickformat": tick,
         },
-        yaxis={"title": {"text": "actual"}, "tickformat": ".0%"},
+        yaxis={"title": {"text": "actual"}, "tickformat": tick},
     )
     return build(traces, frame)

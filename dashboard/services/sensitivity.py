@@ -3,12 +3,14 @@
 Profiles are computed by the worker as queued jobs (``job: sensitivity`` in the run
 store); the editor's allocation is pure arithmetic on a finished profile, so it runs
 live in the page. Runs queued from the editor carry a ``prediction.json`` next to their
-artifacts, so the page can show predicted against actual accuracy afterwards.
+artifacts, so the page can show predicted against actual accuracy afterwards (perplexity
+for causal LMs, whose profiles say ``metric: perplexity``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,13 @@ def allocated_recipe(
     overrides: dict[str, float],
     high: float | None,
 ) -> dict[str, Any]:
-    """``base`` with ``allocation: sensitivity`` and the proposal's per-layer sparsities."""
+    """``base`` with ``allocation: sensitivity`` and the proposal's per-layer sparsities.
+
+    The run measures on the data the profile measured on: the job's ``data``, if any.
+    """
+    data = profile["job"].get("data")
+    if data is not None and base.get("data") is None:
+        base = {**base, "data": data}
     return pruning_core.allocated_recipe(base, profile, target, budget, overrides, high)
 
 
@@ -126,12 +134,25 @@ def editor_problems(recipe: dict[str, Any]) -> list[Issue]:
     return inspect(parsed)[0]
 
 
+def perplexity_prediction(prediction: dict[str, Any]) -> dict[str, Any]:
+    """``prediction`` plus the predicted perplexity when its profile measured perplexity."""
+    run_id = prediction.get("profile_id")
+    document = (profile(int(run_id)) if run_id is not None else None) or {}
+    loss = prediction.get("predicted_loss_delta")
+    dense_loss = document.get("dense", {}).get("val_loss")
+    if document.get("metric") != "perplexity" or loss is None or dense_loss is None:
+        return prediction
+    # as the engine predicts it: exp(dense loss + the additive loss increase)
+    return {**prediction, "predicted_val_perplexity": math.exp(min(dense_loss + loss, 700.0))}
+
+
 def queue_editor_run(recipe: dict[str, Any], prediction: dict[str, Any]) -> int:
     """Queue the editor's recipe and keep its prediction beside the run's artifacts.
 
     Raises:
         UserInputError: the recipe is invalid (field named).
     """
+    prediction = perplexity_prediction(prediction)
     parsed = pruning_core.parse_recipe(recipe)
     run_id = store().enqueue(parsed, label=EDITOR_LABEL)
     folder = store().artifacts_dir(run_id)
@@ -162,22 +183,36 @@ def _editor_runs(store_path: str, fingerprint: tuple[Any, ...]) -> pd.DataFrame:
         document = results(record.id) if record.state == "done" else None
         summary = (document or {}).get("summary", {})
         pruned = [row for row in (document or {}).get("curves", []) if row["kind"] == "prune"]
-        rows.append(
-            {
-                "id": record.id,
-                "state": record.state,
-                "profile": prediction.get("profile_id"),
-                "target": prediction.get("target"),
-                "budget": prediction.get("budget"),
-                "predicted_val_after_prune": prediction.get("predicted_val_accuracy"),
-                "actual_val_after_prune": pruned[-1]["val_accuracy"] if pruned else None,
-                "predicted_loss_delta": prediction.get("predicted_loss_delta"),
-                "val_accuracy": summary.get("val_accuracy"),
-                "test_accuracy": summary.get("test_accuracy"),
-                "epochs": (record.recipe.get("finetune") or {}).get("epochs"),
-            }
-        )
+        row = {
+            "id": record.id,
+            "state": record.state,
+            "profile": prediction.get("profile_id"),
+            "target": prediction.get("target"),
+            "budget": prediction.get("budget"),
+            "predicted_val_after_prune": prediction.get("predicted_val_accuracy"),
+            "actual_val_after_prune": pruned[-1]["val_accuracy"] if pruned else None,
+            "predicted_loss_delta": prediction.get("predicted_loss_delta"),
+            "val_accuracy": summary.get("val_accuracy"),
+            "test_accuracy": summary.get("test_accuracy"),
+            "epochs": (record.recipe.get("finetune") or {}).get("epochs"),
+        }
+        if summary.get("metric") == "perplexity" or "predicted_val_perplexity" in prediction:
+            row |= perplexity_columns(prediction, pruned, summary)
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def perplexity_columns(
+    prediction: dict[str, Any], pruned: list[dict[str, Any]], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """An editor run's perplexities (causal LMs): predicted and actual after pruning, and
+    after finetuning (lower is better)."""
+    return {
+        "predicted_val_perplexity_after_prune": prediction.get("predicted_val_perplexity"),
+        "actual_val_perplexity_after_prune": pruned[-1].get("val_perplexity") if pruned else None,
+        "val_perplexity": summary.get("val_perplexity"),
+        "test_perplexity": summary.get("test_perplexity"),
+    }
 
 
 def profile_models() -> list[str]:

@@ -5,8 +5,9 @@ A job is queued in the run store like a run, its JSON carrying ``job: sensitivit
 :func:`run_sensitivity_job`. Every computed (layer, sparsity) row is appended to a cache
 file at once, keyed by the job and the weights file's content hash, so a job that is
 stopped (worker restart) or cancelled and queued again continues where it was, and a
-job already computed once finishes from the cache. The profile is written to the run's
-artifacts as ``sensitivity.json`` and ``sensitivity.csv``.
+job already computed once finishes from the cache. The key also covers the recipe's
+``data`` files (names, sizes, modification times), so edited data is measured anew. The
+profile is written to the run's artifacts as ``sensitivity.json`` and ``sensitivity.csv``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ CSV_COLUMNS = [
     "accuracy_delta", "method", "type", "params", "macs", "params_share", "macs_share",
     "latency_ms", "latency_share",
 ]  # fmt: skip
+OPTIONAL_FIELDS = ("data", "val_samples")  # left out of the cache key while unset
+DATA_PATH_FIELDS = ("path", "train", "val", "test")  # fields of data sources naming files
 Row = dict[str, Any]
 
 
@@ -56,9 +59,27 @@ def weights_identity(job: SensitivityJob) -> str:
     return digest.hexdigest()
 
 
+def data_identity(job: SensitivityJob) -> str:
+    """Names, sizes and modification times of the files of the job's ``data`` paths."""
+    if job.data is None:
+        return ""
+    paths = [Path(value).expanduser() for key, value in job.data if key in DATA_PATH_FIELDS]
+    stamps = []
+    for root in paths:
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for file in (f for f in files if f.is_file()):
+            stat = file.stat()
+            stamps.append(f"{file}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+
+
 def cache_key(job: SensitivityJob) -> str:
-    """Key of a job's cached rows: the job's fields and its weights' content."""
-    text = json.dumps(job.model_dump(mode="json"), sort_keys=True) + weights_identity(job)
+    """Key of a job's cached rows: the job's fields, its weights' and its data's files."""
+    fields = job.model_dump(mode="json")
+    for name in OPTIONAL_FIELDS:  # keys of jobs from before these fields stay the same
+        if fields.get(name) is None:
+            fields.pop(name, None)
+    text = json.dumps(fields, sort_keys=True) + weights_identity(job) + data_identity(job)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -98,6 +119,15 @@ class ProfileCache:
         self.final_file.write_text(json.dumps(json_safe(profile)), encoding="utf-8")
 
 
+def csv_columns(profile: dict[str, Any]) -> list[str]:
+    """The CSV's columns: a perplexity profile's metric columns replace the accuracy ones."""
+    metric = profile.get("metric", "accuracy")
+    if metric == "accuracy":
+        return CSV_COLUMNS
+    names = {"val_accuracy": f"val_{metric}", "accuracy_delta": f"{metric}_delta"}
+    return [names.get(column, column) for column in CSV_COLUMNS]
+
+
 def write_profile(profile: dict[str, Any], out_dir: Path) -> list[Path]:
     """Write ``sensitivity.json`` and ``sensitivity.csv`` (rows joined with layer facts)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +135,7 @@ def write_profile(profile: dict[str, Any], out_dir: Path) -> list[Path]:
     json_path.write_text(json.dumps(json_safe(profile), indent=1), encoding="utf-8")
     facts = {row["layer"]: row for row in profile["layers"]}
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=csv_columns(profile), extrasaction="ignore")
         writer.writeheader()
         for row in profile["rows"]:
             writer.writerow({**facts.get(row["layer"], {}), **row})
@@ -144,7 +174,7 @@ def run_sensitivity_job(
         profile["reused_points"], profile["from_cache"] = len(done), False
         cache.finish(profile)
     write_profile(profile, out_dir)
-    return {
+    summary = {
         "job": "sensitivity",
         "model": job.model,
         "criterion": job.criterion,
@@ -154,6 +184,10 @@ def run_sensitivity_job(
         "points": len(profile["rows"]),
         "reused_points": profile.get("reused_points", 0),
         "from_cache": profile["from_cache"],
+        "metric": profile.get("metric", "accuracy"),
         "dense_val_accuracy": profile["dense"].get("val_accuracy"),
         "seconds": profile.get("seconds"),
     }
+    if "val_perplexity" in profile["dense"]:
+        summary["dense_val_perplexity"] = profile["dense"]["val_perplexity"]
+    return summary

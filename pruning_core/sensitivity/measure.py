@@ -1,12 +1,18 @@
 """One layer at a time: prune it alone at each grid sparsity and measure (or estimate) the damage.
 
 Every other layer stays dense, nothing is finetuned, and the model is restored after
-each point. ``measured`` evaluates loss and accuracy on the *validation* split (the test
-split is never used for choices). ``fisher`` is the fast approximation for large models:
-the second-order (OBD) estimate ``dL ~ 1/2 sum F_ii (w_i - w'_i)^2`` with the Fisher
-diagonal ``F`` from calibration inputs (training split); it needs one backward pass per
-micro-batch and no evaluation per point, and it predicts loss only. Being quadratic, it
-ranks layers well but underestimates the sharp loss rise at high sparsity.
+each point. ``measured`` evaluates loss and the task's metric on the *validation* split
+(the test split is never used for choices): accuracy for classifiers, perplexity for
+causal language models (loss: mean next-token NLL per predicted token, ``exp`` of it is
+the perplexity). Every row's damage is ``loss_delta``, the loss increase, positive when
+worse for both tasks; ``accuracy_delta`` (classifiers; negative when worse) or
+``perplexity_delta`` (causal LMs; positive when worse) says it in the task's metric.
+``fisher`` is the fast approximation for large models: the second-order (OBD) estimate
+``dL ~ 1/2 sum F_ii (w_i - w'_i)^2`` with the Fisher diagonal ``F`` from calibration
+inputs (training split); it needs one backward pass per micro-batch and no evaluation
+per point, and it predicts loss only (for causal LMs the loss per predicted token, labels
+drawn per position). Being quadratic, it ranks layers well but underestimates the sharp
+loss rise at high sparsity.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pruning_core.criteria.calibration import collect_stats, recording_inputs
 from pruning_core.masks.parametrize import weight_parameter
 from pruning_core.models.data import Batches, Split
 from pruning_core.models.layers import PrunableLayer, as_2d
+from pruning_core.models.lm_metrics import perplexity
 from pruning_core.models.metrics import evaluate
 from pruning_core.pruning.sequential import uses_sequential
 from pruning_core.pruning.step import StepPlan, compute_masks, prune_step
@@ -48,6 +55,34 @@ class Setup:
     val: Split | None
     seed: int
     example: torch.Tensor  # a small input batch (channel removal traces the model)
+    metric: str = "accuracy"  # or "perplexity" (causal LMs)
+
+
+def val_metrics(setup: Setup, model: nn.Module) -> tuple[float, float]:
+    """``(metric, loss)`` of ``model`` on the validation split: accuracy or perplexity."""
+    assert setup.val is not None
+    if setup.metric == "perplexity":
+        return perplexity(model, setup.val.x)
+    return evaluate(model, setup.val.x, setup.val.y)
+
+
+def metric_fields(metric: str, value: float | None, loss: float | None) -> Row:
+    """A row's ``val_loss`` and metric fields; a causal LM's accuracy stays ``None``."""
+    fields: Row = {"val_loss": loss, "val_accuracy": value if metric == "accuracy" else None}
+    if metric != "accuracy":
+        fields[f"val_{metric}"] = value
+    return fields
+
+
+def delta_fields(metric: str, value_delta: float | None, loss_delta: float | None) -> Row:
+    """A row's changes from the dense model: ``loss_delta`` and the metric's own."""
+    fields: Row = {
+        "loss_delta": loss_delta,
+        "accuracy_delta": value_delta if metric == "accuracy" else None,
+    }
+    if metric != "accuracy":
+        fields[f"{metric}_delta"] = value_delta
+    return fields
 
 
 def grid_for(structure: Structure, sparsities: list[float]) -> list[float]:
@@ -109,7 +144,19 @@ def _evaluate_channel_removal(
     copied = PrunableLayer(layer.name, model.get_submodule(layer.name))
     plan = StepPlan(setup.criterion, setup.structure, "uniform", sparsity)
     prune_step(model, [copied], {layer.name: stats}, plan, setup.example)
-    return evaluate(model, setup.val.x, setup.val.y)
+    return val_metrics(setup, model)
+
+
+def _drawn_loss(logits: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, int]:
+    """Cross entropy against labels drawn from the model's own softmax; and their count.
+
+    Causal LM logits ``(N, T, V)``: every position that predicts a next token draws one.
+    """
+    if logits.dim() == 3:
+        logits = logits[:, :-1].reshape(-1, logits.shape[-1])
+    probabilities = F.softmax(logits.detach().float(), dim=-1)
+    drawn = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+    return F.cross_entropy(logits.float(), drawn), int(drawn.numel())
 
 
 def fisher_diagonals(setup: Setup, micro: int = FISHER_MICRO_BATCH) -> dict[str, torch.Tensor]:
@@ -117,8 +164,9 @@ def fisher_diagonals(setup: Setup, micro: int = FISHER_MICRO_BATCH) -> dict[str,
 
     The *true* Fisher (labels sampled from the model's own softmax, seeded) rather than
     the empirical one: at a trained optimum the training labels' gradients nearly vanish
-    and would make every layer look insensitive. ``micro * E[g_batch^2]`` estimates the
-    per-sample mean, as independent label draws make cross-sample terms average out.
+    and would make every layer look insensitive. ``n * E[g_batch^2]`` estimates the
+    per-sample mean (``n`` drawn labels: samples, or a causal LM's predicted tokens), as
+    independent label draws make cross-sample terms average out.
     """
     model, layers = setup.model, setup.layers
     model.eval()
@@ -128,14 +176,11 @@ def fisher_diagonals(setup: Setup, micro: int = FISHER_MICRO_BATCH) -> dict[str,
     count = 0
     for inputs, _labels in setup.batches:
         for start in range(0, len(inputs), micro):
-            logits = model(inputs[start : start + micro])
-            probabilities = F.softmax(logits.detach().float(), dim=-1)
-            drawn = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
-            loss = F.cross_entropy(logits, drawn)
+            loss, drawn = _drawn_loss(model(inputs[start : start + micro]), generator)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             for total, grad in zip(sums, grads, strict=True):
                 if grad is not None:
-                    total.add_(grad.detach().double().pow(2), alpha=float(len(drawn)))
+                    total.add_(grad.detach().double().pow(2), alpha=float(drawn))
             count += 1
     return {layer.name: total / max(count, 1) for layer, total in zip(layers, sums, strict=True)}
 
@@ -157,24 +202,20 @@ def measure_point(
         estimate = 0.5 * float((fisher[layer.name] * delta).sum())
         return {
             **row,
-            "val_loss": None,
-            "val_accuracy": None,
-            "loss_delta": estimate,
-            "accuracy_delta": None,
+            **metric_fields(setup.metric, None, None),
+            **delta_fields(setup.metric, None, estimate),
             "method": "fisher",
         }
     assert setup.val is not None and dense is not None
     if setup.structure.removes_channels:
-        accuracy, loss = _evaluate_channel_removal(setup, layer, stats, sparsity)
+        value, loss = _evaluate_channel_removal(setup, layer, stats, sparsity)
     else:
         with swapped(layer, new):
-            accuracy, loss = evaluate(setup.model, setup.val.x, setup.val.y)
+            value, loss = val_metrics(setup, setup.model)
     return {
         **row,
-        "val_loss": loss,
-        "val_accuracy": accuracy,
-        "loss_delta": loss - dense[1],
-        "accuracy_delta": accuracy - dense[0],
+        **metric_fields(setup.metric, value, loss),
+        **delta_fields(setup.metric, value - dense[0], loss - dense[1]),
         "method": "measured",
     }
 
@@ -192,7 +233,7 @@ def profile_rows(
     Args:
         setup: the dense model and what to profile.
         grid: sparsities (see :func:`grid_for`).
-        method: ``measured`` (validation loss and accuracy) or ``fisher`` (estimate).
+        method: ``measured`` (validation loss and metric) or ``fisher`` (estimate).
         report: progress callback that raises ``RunCancelled`` when asked to stop.
         done: rows already computed (a resumed job), by ``(layer, sparsity)``.
         on_row: called with every newly computed row (e.g. to append it to a cache).
@@ -200,7 +241,7 @@ def profile_rows(
     done = done or {}
     report("calibrate", 0.0, "calibration statistics of the dense model")
     stats = layer_stats(setup)
-    dense = evaluate(setup.model, setup.val.x, setup.val.y) if setup.val is not None else None
+    dense = val_metrics(setup, setup.model) if setup.val is not None else None
     fisher = None
     if method == "fisher":
         report("calibrate", 0.02, "Fisher diagonal from calibration gradients")
@@ -216,5 +257,5 @@ def profile_rows(
         rows.append(row)
         if on_row is not None:
             on_row(row)
-    facts = {"val_accuracy": dense[0], "val_loss": dense[1]} if dense else {}
-    return rows, {"val_accuracy": None, "val_loss": None, **facts}
+    value, loss = dense if dense is not None else (None, None)
+    return rows, metric_fields(setup.metric, value, loss)

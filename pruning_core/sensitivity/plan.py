@@ -8,6 +8,7 @@ as additive estimates before finetuning.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pruning_core.errors import UserInputError
@@ -84,7 +85,9 @@ def estimates(profile: Profile, sparsity: dict[str, float]) -> dict[str, Any]:
 
     Totals: parameters and nonzeros of the prunable layers, their fp32 size dense and as
     values plus a 1-bit mask, the theoretical speedup (MACs ratio of Linear/Conv layers),
-    and the predicted loss and accuracy change (additive, before finetuning).
+    and the predicted loss and accuracy change (additive, before finetuning). A perplexity
+    profile (causal LMs) predicts ``predicted_val_perplexity``, ``exp`` of the dense loss
+    plus the additive loss increase, and each layer's ``perplexity_delta`` instead.
     """
     rows, loss, accuracy, extrapolated = [], 0.0, 0.0, False
     has_accuracy = profile["dense"].get("val_accuracy") is not None
@@ -108,7 +111,7 @@ def estimates(profile: Profile, sparsity: dict[str, float]) -> dict[str, Any]:
     profiled = [row for row in rows if row["profiled"]]
     profiled_params = sum(row["params"] for row in profiled) or 1
     dense_accuracy = profile["dense"].get("val_accuracy")
-    return {
+    totals = {
         "layers": rows,
         "params": params,
         "nonzero_params": nonzeros,
@@ -126,6 +129,25 @@ def estimates(profile: Profile, sparsity: dict[str, float]) -> dict[str, Any]:
         if has_accuracy and dense_accuracy is not None
         else None,
         "extrapolated": extrapolated,
+    }
+    return {**totals, **perplexity_estimates(profile, rows, loss)}
+
+
+def perplexity_estimates(
+    profile: Profile, rows: list[dict[str, Any]], loss: float
+) -> dict[str, Any]:
+    """A perplexity profile's predictions (and each row's ``perplexity_delta``); else none."""
+    dense_loss = profile["dense"].get("val_loss")
+    if profile.get("metric") != "perplexity" or dense_loss is None:
+        return {}
+    for row in rows:
+        xs, values = _points(profile, row["layer"], "perplexity_delta")
+        at = row["sparsity"]
+        row["perplexity_delta"] = predict(xs, values, at)[0] if xs and at > 0 else 0.0
+    predicted = math.exp(min(dense_loss + loss, 700.0))  # exp overflows beyond ~709
+    return {
+        "predicted_val_perplexity": predicted,
+        "predicted_perplexity_delta": predicted - math.exp(dense_loss),
     }
 
 

@@ -1,13 +1,16 @@
 """Sensitivity profiles: how much each layer alone suffers at each sparsity, and what it costs.
 
-A :class:`SensitivityJob` names a model, a criterion and a structure like a recipe
-does, plus a sparsity grid and a method. :func:`compute_profile` prunes one layer at a
-time (every other layer dense, no finetuning) and returns the *profile document*:
-per-(layer, sparsity) rows of validation loss and accuracy (``measured``) or of an
-estimated loss increase (``fisher``, an approximation), per-layer facts (parameters,
-MACs, measured CPU latency and their shares) and the dense validation metrics.
-The worker runs it as a queued job (:mod:`pruning_core.sensitivity.job`); the CLI as
-``pruning-core sensitivity``; allocation reads it (:mod:`pruning_core.sensitivity.plan`).
+A :class:`SensitivityJob` names a model (and the recipe's ``data``, if any), a criterion
+and a structure like a recipe does, plus a sparsity grid and a method.
+:func:`compute_profile` prunes one layer at a time (every other layer dense, no
+finetuning) and returns the *profile document*: per-(layer, sparsity) rows of validation
+loss and the task's metric (``measured``: accuracy for classifiers, perplexity for causal
+LMs, named by the document's ``metric``) or of an estimated loss increase (``fisher``, an
+approximation), per-layer facts (parameters, MACs, measured CPU latency and their shares)
+and the dense validation metrics. A row's damage is its ``loss_delta``, positive when
+worse for every task, and it is what allocation minimises. The worker runs the profile
+as a queued job (:mod:`pruning_core.sensitivity.job`); the CLI as ``pruning-core
+sensitivity``; allocation reads it (:mod:`pruning_core.sensitivity.plan`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pruning_core.criteria import CRITERIA
+from pruning_core.data_config import DataSource
 from pruning_core.environment import environment
 from pruning_core.errors import UserInputError, from_validation_error
-from pruning_core.models.data import calibration_batches
-from pruning_core.models.registry import load_data, spec_for
+from pruning_core.models.data import Split, calibration_batches
+from pruning_core.models.registry import has_data, load_data, spec_for
+from pruning_core.models.spec import ModelSpec
 from pruning_core.pruning.layer_selection import build_prunable_model, select_layers
 from pruning_core.pruning.recipe_rules import recipe_problems
 from pruning_core.recipe import Calibration, Recipe, Structure, parse_recipe
@@ -39,8 +44,10 @@ from pruning_core.structures.channels import coupled_with_kept
 
 DEFAULT_GRID = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98)
 PROFILED_STRUCTURES = ("unstructured", "n:m", "block", "channel")
+LM_PROFILED_STRUCTURES = ("unstructured", "n:m", "block")  # LMs are masked in place
+LATENCY_BATCH = 64  # validation samples each layer is timed on
 METHODS = {
-    "measured": "measured: validation loss and accuracy with the layer pruned alone",
+    "measured": "measured: validation loss and metric with the layer pruned alone",
     "fisher": "approximation: second-order (Fisher/OBD) loss estimate, no evaluation",
 }
 Row = dict[str, Any]
@@ -55,6 +62,7 @@ class SensitivityJob(BaseModel):
     job: Literal["sensitivity"] = "sensitivity"
     model: str = "digits_cnn"
     weights: str | None = None
+    data: DataSource | None = None
     criterion: str = "magnitude"
     structure: Structure = Structure()
     skip_layers: list[str] | None = None
@@ -63,6 +71,9 @@ class SensitivityJob(BaseModel):
     sparsities: list[float] = Field(list(DEFAULT_GRID), min_length=1, max_length=24)
     method: Literal["measured", "fisher"] = "measured"
     latency: bool = Field(True, description="measure each layer's CPU latency")
+    val_samples: int | None = Field(
+        None, ge=1, description="validation samples measured (a seeded subset; null: all)"
+    )
 
     @field_validator("sparsities")
     @classmethod
@@ -84,13 +95,36 @@ class SensitivityJob(BaseModel):
 
     def recipe(self) -> Recipe:
         """The recipe whose layer selection, criterion and calibration the profile uses."""
-        data = self.model_dump(mode="json", exclude={"job", "sparsities", "method", "latency"})
+        data = self.model_dump(
+            mode="json", exclude={"job", "sparsities", "method", "latency", "val_samples"}
+        )
         data["finetune"] = {"epochs": 0}
         recipe = parse_recipe(data)
         problems = recipe_problems(recipe)
         if problems:
             raise problems[0].as_error()
         return recipe
+
+    def spec(self) -> ModelSpec:
+        """The model as the job's data feeds it, refused when a profile cannot measure it.
+
+        Raises:
+            UserInputError: no validation data, or a structure causal LMs cannot take.
+        """
+        spec = spec_for(self.model, self.weights, self.data)
+        if not has_data(spec, self.data):
+            raise UserInputError(
+                "model",
+                f"{spec.label} has no data: a sensitivity profile needs validation data "
+                "(give the recipe's data)",
+            )
+        if spec.task == "causal_lm" and self.structure.kind not in LM_PROFILED_STRUCTURES:
+            raise UserInputError(
+                "structure",
+                f"'{self.structure.kind}' cannot be profiled on a causal language model; "
+                f"allowed: {', '.join(LM_PROFILED_STRUCTURES)}",
+            )
+        return spec
 
 
 def parse_job(data: Any) -> SensitivityJob:
@@ -101,8 +135,29 @@ def parse_job(data: Any) -> SensitivityJob:
         job = SensitivityJob.model_validate(data)
     except ValidationError as error:
         raise from_validation_error(error, "sensitivity job") from None
-    job.recipe()  # criterion x structure and the model checked as for a run
+    job.recipe()  # criterion x structure checked as for a run
+    job.spec()  # the model has data and can take the structure
     return job
+
+
+def task_metric(spec: ModelSpec) -> str:
+    """The profile's metric: ``perplexity`` for causal LMs, ``accuracy`` for classifiers."""
+    return "perplexity" if spec.task == "causal_lm" else "accuracy"
+
+
+def val_subset(split: Split, samples: int | None, seed: int) -> Split:
+    """``samples`` validation samples drawn with ``seed`` (kept in order), or all of them."""
+    if samples is None or samples >= len(split):
+        return split
+    drawn = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
+    index = drawn[:samples].sort().values
+    return Split(split.x[index], split.y[index])
+
+
+def example_input(spec: ModelSpec) -> torch.Tensor:
+    """Two zero samples the model accepts (token ids for causal LMs)."""
+    dtype = torch.int64 if spec.task == "causal_lm" else torch.float32
+    return torch.zeros((2, *spec.input_shape), dtype=dtype)
 
 
 def compute_profile(
@@ -123,20 +178,16 @@ def compute_profile(
         UserInputError: the model has no data, or the recipe does not fit the model.
     """
     started = time.perf_counter()
-    recipe = job.recipe()
-    spec = spec_for(recipe.model, recipe.weights, recipe.data)
-    if spec.data is None:
-        raise UserInputError(
-            "model", f"{spec.label} has no data: a sensitivity profile needs validation data"
-        )
+    recipe, spec = job.recipe(), job.spec()
     torch.manual_seed(job.seed)
     model = build_prunable_model(spec, recipe, recipe.weights)
     data = load_data(spec, recipe.data)
     assert data is not None
+    val = val_subset(data["val"], job.val_samples, job.seed)
     selection = select_layers(model, spec, recipe)
     selection.raise_first()
     layers, active, notes = selection.layers, selection.active, selection.notes
-    example = torch.zeros((2, *spec.input_shape))
+    example = example_input(spec)
     if recipe.structure.removes_channels:  # as in a run: a skipped layer's group stays dense
         notes.update(coupled_with_kept(model, [layer.name for layer in active], example))
         active = [layer for layer in active if layer.name not in notes]
@@ -149,9 +200,10 @@ def compute_profile(
         criterion=CRITERIA.get(recipe.criterion),
         structure=recipe.structure,
         batches=calibration_batches(data["train"], config.samples, config.batch_size, job.seed),
-        val=data["val"],
+        val=val,
         seed=job.seed,
         example=example,
+        metric=task_metric(spec),
     )
     grid = grid_for(recipe.structure, job.sparsities)
     rows, dense = measure_rows(setup, grid, job.method, report, done, on_row)
@@ -159,8 +211,7 @@ def compute_profile(
     latency_meta: dict[str, Any] | None = None
     if job.latency:
         report("latency", 0.96, "timing each layer on this CPU")
-        batch = data["val"].x[:64]
-        latency, latency_meta = cpu_latency(model, layers, batch)
+        latency, latency_meta = cpu_latency(model, layers, val.x[:LATENCY_BATCH])
         add_latency(facts, latency)
     report("done", 1.0, "profile complete")
     return {
@@ -168,6 +219,8 @@ def compute_profile(
         "method": job.method,
         "method_label": METHODS[job.method],
         "approximation": job.method != "measured",
+        "metric": setup.metric,
+        "metric_direction": "lower" if setup.metric == "perplexity" else "higher",
         "structure": recipe.structure.label(),
         "grid": grid,
         "dense": dense,
@@ -185,13 +238,16 @@ def job_from_recipe(
     sparsities: list[float] | None = None,
     method: str = "measured",
     latency: bool = True,
+    val_samples: int | None = None,
 ) -> SensitivityJob:
-    """The profile job for a recipe's model, weights, criterion, structure and calibration."""
+    """The profile job for a recipe's model, weights, data, criterion, structure and
+    calibration."""
     data = recipe.model_dump(
         mode="json",
         include={
             "model",
             "weights",
+            "data",
             "criterion",
             "structure",
             "skip_layers",
@@ -205,5 +261,6 @@ def job_from_recipe(
             "sparsities": sparsities or list(DEFAULT_GRID),
             "method": method,
             "latency": latency,
+            "val_samples": val_samples,
         }
     )

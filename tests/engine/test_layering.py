@@ -88,11 +88,7 @@ def test_the_engine_never_imports_the_sample_models() -> None:
 
 def test_no_engine_module_is_longer_than_300_lines() -> None:
     lines = {path: len(path.read_text().splitlines()) for path in MODULES}
-    too_long = {
-        _relative(path): count
-        for path, count in lines.items()
-        if count > MAX_LINES
-    }
+    too_long = {_relative(path): count for path, count in lines.items() if count > MAX_LINES}
     assert too_long == {}
 
 
