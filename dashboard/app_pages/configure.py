@@ -38,6 +38,8 @@ if choice.model is None:  # nothing to configure yet (e.g. no local checkpoint f
             widgets.show_issue(issue.field, issue.message, form=True)
     st.stop()
 model, weights, data = choice.model, choice.weights, choice.data
+if not choice.issues:  # the Sensitivity page offers this model and data too
+    st.session_state["configured_model"] = {"model": model, "weights": weights, "data": data}
 with top_right, st.container(border=True):
     facts = services.model_summary(model, weights, data)
     metric = facts["metric"]
