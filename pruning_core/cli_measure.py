@@ -104,8 +104,7 @@ def sensitivity(
 ) -> None:
     """Profile each layer's sensitivity (one layer pruned at a time); optionally allocate.
 
-    The recipe's ``data`` is measured when given (else the model's own); causal LMs are
-    measured in perplexity, classifiers in accuracy.
+    Measured on the recipe's data (else the model's own): perplexity for language models.
     """
 
     def execute() -> None:
