@@ -41,7 +41,8 @@ model, weights, data = choice.model, choice.weights, choice.data
 if not choice.issues:  # the Sensitivity page offers this model and data too
     st.session_state["configured_model"] = {"model": model, "weights": weights, "data": data}
 with top_right, st.container(border=True):
-    facts = services.model_summary(model, weights, data)
+    measure_key = f"measure_dense_{model}_{weights}_{data}"
+    facts = services.model_summary(model, weights, data, st.session_state.get(measure_key, False))
     metric = facts["metric"]
     cols = st.columns(4)
     params = facts["params"]
@@ -60,6 +61,11 @@ with top_right, st.container(border=True):
         )
     if facts["note"]:
         st.caption(f":material/warning: {widgets.plain(facts['note'])}")
+    if not facts["measured"]:
+        st.caption(f"A large model: its dense {metric} is measured on request (minutes on a CPU).")
+        if st.button(f"Measure dense {metric}", key="measure_dense"):
+            st.session_state[measure_key] = True
+            st.rerun()
     layer_slot = st.container()
 
 left, right = st.columns(2, gap="large")

@@ -89,17 +89,34 @@ def default_skip(
     return list(facts.default_skip) if facts else []
 
 
+AUTO_MEASURE_PARAMS = 50_000_000  # larger models measure their dense metric on request
+
+
 def model_summary(
-    model: str, weights: str | None = None, data: dict[str, Any] | None = None
+    model: str,
+    weights: str | None = None,
+    data: dict[str, Any] | None = None,
+    measure: bool = False,
 ) -> dict[str, Any]:
     """Parameters, dense fp32 size and the dense metric on val/test (see
-    :func:`dense_metrics`); sizes are ``None`` when the model cannot be built."""
+    :func:`dense_metrics`); sizes are ``None`` when the model cannot be built.
+
+    Models above :data:`AUTO_MEASURE_PARAMS` are only evaluated with ``measure`` (a
+    perplexity over a large text on the CPU takes minutes); ``measured`` says whether.
+    """
     facts = _usable_facts(model, weights, data)
-    return {
+    summary: dict[str, Any] = {
         "params": facts.params if facts else None,
         "size_bytes": facts.size_bytes if facts else None,
-        **dense_metrics(model, weights, data),
+        "metric": facts.metric if facts else "accuracy",
+        "val": None,
+        "test": None,
+        "note": "",
+        "measured": False,
     }
+    if measure or facts is None or facts.params <= AUTO_MEASURE_PARAMS:
+        summary.update(dense_metrics(model, weights, data), measured=True)
+    return summary
 
 
 def file_stamp(path: str | None) -> float:

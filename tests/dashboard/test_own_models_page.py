@@ -156,3 +156,18 @@ def test_torchvision_weights_and_image_folder_from_the_roots(
     assert run.recipe["weights"] == str(weights.resolve())
     assert run.recipe["data"]["train"] == str((dataset / "train").resolve())
     assert run.recipe["data"]["image_size"] == 32
+
+
+def test_large_models_measure_their_dense_metric_on_request(
+    empty_store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.services import models
+
+    monkeypatch.setattr(models, "AUTO_MEASURE_PARAMS", 1_000)  # tiny_lm counts as large
+    at = open_page("configure")
+    at.selectbox(key="cfg_model").set_value("tiny_lm").run()
+    assert metrics(at)["dense test perplexity"] == "n/a"
+    assert "measured on request" in texts(at)
+    at.button(key="measure_dense").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metrics(at)["dense test perplexity"] == "109.36"
