@@ -75,3 +75,13 @@ def shoot(page: Page, name: str) -> None:
     """Save a screenshot to ``test-artifacts/screenshots/NAME.png``."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def select(page: Page, label: str, option: str) -> None:
+    """Choose ``option`` in the select box labelled ``label`` and wait for the rerun."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(
+        has=page.get_by_text(label, exact=True)
+    )
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)

@@ -33,7 +33,12 @@ def serve(
         "PRUNING_CORE_STORE": str(store.path),
         "PRUNING_CORE_AUTOSTART_WORKER": "1" if autostart else "0",
     }
-    flags = ("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false")
+    flags: tuple[str, ...] = (
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    )
     flags += ("--", *script_args) if script_args else ()
     process = start_streamlit(port, ROOT, env, folder / "streamlit.log", *flags)
     url = f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import Page, chromium_page, expect, settle, shoot
+from browser_support import Page, chromium_page, expect, select, settle, shoot
 
 from pruning_core.recipe import recipe_from_yaml
 from pruning_core.runs.store import RunStore
@@ -57,15 +57,6 @@ def held_worker(quiet_dashboard: tuple[str, RunStore]) -> Iterator[tuple[HeldSto
     yield store, worker
     store.release.set()
     worker.stop()
-
-
-def select(page: Page, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSelectbox"]').filter(
-        has=page.get_by_text(label, exact=True)
-    )
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    settle(page)
 
 
 def go(page: Page, title: str) -> None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser_support import Page, chromium_page, expect, settle, shoot
+from browser_support import Page, chromium_page, expect, select, settle, shoot
 
 from pruning_core.runs.store import RunStore
 
@@ -19,15 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def page(quiet_dashboard: tuple[str, RunStore]) -> Iterator[Page]:
     with chromium_page("configure_last_state") as tab:
         yield tab
-
-
-def select(page: Page, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSelectbox"]').filter(
-        has=page.get_by_text(label, exact=True)
-    )
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    settle(page)
 
 
 def test_problems_are_listed_and_counted_before_queueing(

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import Page, chromium_page, expect, settle, shoot
+from browser_support import Page, chromium_page, expect, select, settle, shoot
 from conftest import serve
 
 from pruning_core.runs.store import RunStore
@@ -40,15 +40,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, RunStore, Path]]:
 def page() -> Iterator[Page]:
     with chromium_page("own_llm_last_state") as tab:
         yield tab
-
-
-def select(page: Page, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSelectbox"]').filter(
-        has=page.get_by_text(label, exact=True)
-    )
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    settle(page)
 
 
 def test_local_checkpoint_with_own_text_runs_and_reads_in_perplexity(
