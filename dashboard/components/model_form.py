@@ -51,6 +51,8 @@ def model_section() -> ModelChoice:
         format_func=SOURCES.__getitem__,
         help="Local files are looked up under the models roots only",
     )
+    if source != "registered":
+        st.caption(f"Models roots: {widgets.plain(services.roots_text())}")
     choice = PICKERS[source]()
     if choice.model is not None and not choice.issues:
         choice.data, choice.issues = data_section(choice)
