@@ -8,18 +8,26 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import services
+from dashboard.charts import metric as metric_chart
 from dashboard.charts import sensitivity as sensitivity_charts
 from dashboard.components import sensitivity_sections, widgets
 from dashboard.services import sensitivity as profiles
 
 TABLE_COLUMNS = ["layer", "type", "params", "macs", "macs_share", "latency_ms", "latency_share",
-                 "sparsity", "loss_delta", "accuracy_delta", "note"]  # fmt: skip
+                 "sparsity", "loss_delta", "accuracy_delta", "perplexity_delta",
+                 "note"]  # fmt: skip
 PREDICTION_COLUMNS = {
     "target": "target",
     "predicted_val_after_prune": "predicted val acc after pruning",
     "actual_val_after_prune": "actual val acc after pruning",
     "val_accuracy": "val acc after finetuning",
     "test_accuracy": "test acc after finetuning",
+}
+PERPLEXITY_COLUMNS = {  # causal LMs' editor runs (lower is better)
+    "predicted_val_perplexity_after_prune": "predicted val ppl after pruning",
+    "actual_val_perplexity_after_prune": "actual val ppl after pruning",
+    "val_perplexity": "val ppl after finetuning",
+    "test_perplexity": "test ppl after finetuning",
 }
 
 st.title("Sensitivity & per-layer sparsity")
@@ -51,10 +59,13 @@ if profile is None:
     st.info("No finished profile yet: compute one above (a few seconds for the digits models).")
     st.stop()
 
-job, dense = profile["job"], profile["dense"]
+job = profile["job"]
+metric_name = metric_chart.metric_name(profile)  # perplexity for causal LMs (lower is better)
+lm = metric_name == metric_chart.PERPLEXITY
 st.caption(
-    f"{profile['method_label']}. Grid {', '.join(f'{s:g}' for s in profile['grid'])}; "
-    f"dense validation accuracy {widgets.fmt_pct(dense.get('val_accuracy'))}; "
+    f"{sensitivity_sections.method_caption(profile)}. "
+    f"Grid {', '.join(f'{s:g}' for s in profile['grid'])}; "
+    f"{sensitivity_sections.dense_caption(profile)}; "
     f"computed in {profile.get('seconds', 0):.1f} s"
     + (" (from the cache)" if profile.get("from_cache") else "")  # fmt: skip
 )
@@ -88,10 +99,16 @@ except services.UserInputError as error:
     widgets.show_issue(error.field, error.message)
     st.stop()
 reference = profiles.uniform(profile, proposal["average_sparsity"])
-sensitivity_sections.estimate_metrics(proposal, reference, dense)
+sensitivity_sections.estimate_metrics(proposal, reference, profile)
 st.caption(
-    "Predicted accuracy adds up the single-layer measurements for the model right after "
-    "pruning, before finetuning; finetuning recovers much of it (see Predicted vs actual)."
+    (
+        "Predicted perplexity is exp(dense validation loss + the single-layer loss increases "
+        "added up)"
+        if lm
+        else "Predicted accuracy adds up the single-layer measurements"
+    )
+    + " for the model right after pruning, before finetuning; finetuning recovers much of it "
+    "(see Predicted vs actual)."
     + (
         " Some layers lie beyond the profiled grid: extrapolated."
         if proposal["extrapolated"]
@@ -103,14 +120,14 @@ layers = pd.DataFrame(proposal["layers"])
 st.plotly_chart(
     sensitivity_charts.plan_chart(layers, proposal["average_sparsity"]), key="sens_plan"
 )
-metric = "accuracy_delta" if st.toggle(
-    "show accuracy instead of loss", key="sens_metric", disabled=profile["approximation"]
+metric = f"{metric_name}_delta" if st.toggle(
+    f"show {metric_name} instead of loss", key="sens_metric", disabled=profile["approximation"]
 ) else "loss_delta"  # fmt: skip
 st.plotly_chart(
     sensitivity_charts.curves_chart(
         pd.DataFrame(profile["rows"]),
         {
-            row["layer"]: (row["sparsity"], row[metric] or 0.0)
+            row["layer"]: (row["sparsity"], row.get(metric) or 0.0)
             for row in proposal["layers"]
             if row["layer"] in proposal["sparsity"]
         },
@@ -122,10 +139,13 @@ st.plotly_chart(
 with st.expander("Per-layer table (performance profile and estimates)"):
     st.dataframe(
         layers, hide_index=True, width="stretch",
-        column_order=[c for c in TABLE_COLUMNS if c in layers],
+        column_order=[c for c in TABLE_COLUMNS if c in layers
+                      and c != ("accuracy_delta" if lm else "perplexity_delta")],
         column_config={column: st.column_config.NumberColumn(format="percent")
                        for column in ("macs_share", "latency_share", "sparsity",
-                                      "accuracy_delta")},
+                                      "accuracy_delta")}
+        | {"perplexity_delta": st.column_config.NumberColumn(
+            "perplexity_delta (lower is better)", format="%+.2f")},
     )  # fmt: skip
     latency = profile.get("latency") or {}
     if latency:
@@ -160,6 +180,8 @@ with st.container(border=True):
             "predicted_val_accuracy": proposal["predicted_val_accuracy"],
             "predicted_loss_delta": proposal["predicted_loss_delta"],
         }  # fmt: skip
+        if proposal.get("predicted_val_perplexity") is not None:
+            prediction["predicted_val_perplexity"] = proposal["predicted_val_perplexity"]
         try:
             run_id = profiles.queue_editor_run(recipe, prediction)
         except services.UserInputError as error:
@@ -189,11 +211,15 @@ if not editor_runs.empty:
         column_config={
             column: st.column_config.NumberColumn(label, format="percent")
             for column, label in PREDICTION_COLUMNS.items()
+        } | {
+            column: st.column_config.NumberColumn(label, format="%.2f")
+            for column, label in PERPLEXITY_COLUMNS.items()
         } | {"predicted_loss_delta": st.column_config.NumberColumn("predicted loss +",
                                                                    format="%.3f")},
     )  # fmt: skip
     st.caption(
         "Predicted: the single-layer measurements added up, for the model right after pruning. "
-        "Actual: the run's validation accuracy right after pruning (before finetuning), then "
-        "after finetuning; test accuracy is reported, never used for choices."
+        "Actual: the run's validation accuracy (perplexity for language models, lower is "
+        "better) right after pruning (before finetuning), then after finetuning; test "
+        "numbers are reported, never used for choices."
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import services
+from dashboard.charts.metric import PERPLEXITY, fmt, metric_name
 from dashboard.components import widgets
 from dashboard.services import sensitivity as profiles
 
@@ -18,7 +21,7 @@ STRUCTURES = {  # labels of the structures a profile can be computed for (the en
     "channel": "channel (removes output channels)",
 }
 METHODS = {
-    "measured": "measured: validation loss and accuracy (exact, one evaluation per point)",
+    "measured": "measured: validation loss and {metric} (exact, one evaluation per point)",
     "fisher": "approximation: Fisher second-order loss estimate (fast, for large models)",
 }
 BUDGETS = {
@@ -27,13 +30,31 @@ BUDGETS = {
 }
 GRID_TEXT = "0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98"
 ACTIVE = ("queued", "running")
+CONFIGURED = ":configured:"  # the select box's option for the Configure page's choice
+LM_VAL_SAMPLES = 64  # default validation samples of a causal LM's profile (0: all)
 
 
 def profile_form() -> None:
-    """Widgets for a new profile job and the button that queues it."""
+    """Widgets for a new profile job and the button that queues it.
+
+    The model is a registered one with its own data, or (offered first) the model, weights
+    and data chosen on the Configure page, when it has data.
+    """
+    configured = profiles.configured_choice(st.session_state.get("configured_model"))
+    options = ([CONFIGURED] if configured else []) + profiles.profile_models()
+    if st.session_state.get("sens_model") not in options:
+        st.session_state["sens_model"] = options[0]
     left, middle, right = st.columns(3)
+    model = left.selectbox(
+        "model",
+        options,
+        key="sens_model",
+        format_func=lambda option: configured_label(configured) if option == CONFIGURED else option,
+        help='"from Configure": the model, weights and data chosen on the Configure page',
+    )
+    choice: dict[str, Any] = configured if model == CONFIGURED and configured else {"model": model}
     job: dict[str, Any] = {
-        "model": left.selectbox("model", profiles.profile_models(), key="sens_model"),
+        **choice,
         "criterion": middle.selectbox("criterion", list(services.criteria()), key="sens_crit"),
     }
     kind = right.selectbox(
@@ -44,16 +65,32 @@ def profile_form() -> None:
     )
     structure: dict[str, Any] = {"kind": kind, **SIZE_INPUTS.get(kind, _no_sizes)(left, middle)}
     job["structure"] = structure
+    metric = profiles.profile_metric(choice["model"], choice.get("weights"), choice.get("data"))
     job["method"] = st.radio(
-        "method", list(METHODS), format_func=lambda method: METHODS[method], key="sens_method"
+        "method",
+        list(METHODS),
+        format_func=lambda method: METHODS[method].format(metric=metric),
+        key="sens_method",
     )
-    grid = st.text_input(
+    grid_column, samples_column = st.columns([2, 1])
+    grid = grid_column.text_input(
         "sparsity grid",
         GRID_TEXT,
         key="sens_grid",
         disabled=services.fixes_sparsity({"kind": kind}),
         help="Each layer is pruned alone to each of these sparsities (N:M: on/off only)",
     )
+    lm = metric == PERPLEXITY
+    samples = samples_column.number_input(
+        "validation samples",
+        min_value=0,
+        value=LM_VAL_SAMPLES if lm else 0,
+        step=16,
+        key=f"sens_val_samples_{'lm' if lm else 'classifier'}",
+        help="Validation samples each point is measured on (a seeded subset); 0 or empty: "
+        "all of them. Language models default to a few, to keep the profile quick.",
+    )
+    job["val_samples"] = int(samples) if samples else None
     if st.button("Compute profile", key="sens_compute", type="primary"):
         try:
             job["sparsities"] = [float(part) for part in grid.split(",") if part.strip()]
@@ -68,6 +105,31 @@ def profile_form() -> None:
         services.start_worker_if_needed()
         st.session_state["sens_profile"] = run_id
         st.rerun()
+
+
+def configured_label(choice: dict[str, Any] | None) -> str:
+    """``from Configure: <model> + <data>`` for the Configure page's choice."""
+    if choice is None:
+        return "from Configure"
+    model = str(choice["model"])
+    short = Path(model.removeprefix("hf:")).name if model.startswith("hf:") else model
+    short = short.removeprefix("torchvision:")
+    if choice.get("weights"):
+        short += f" ({Path(str(choice['weights'])).name})"
+    return f"from Configure: {short} + {data_label(choice.get('data'))}"
+
+
+def data_label(data: dict[str, Any] | None) -> str:
+    """A data source as read: the text file's name, the image folders' common folder."""
+    if not data:
+        return "its own data"
+    if data.get("kind") == "text" and data.get("path"):
+        return Path(str(data["path"])).name
+    folders = [str(data[key]) for key in ("train", "val", "test") if data.get(key)]
+    if not folders:
+        return str(data.get("kind", "data"))
+    common = Path(os.path.commonpath(folders)) if len(folders) > 1 else Path(folders[0])
+    return f"{common.name or common}/ (images)"
 
 
 def _no_sizes(left: Any, middle: Any) -> dict[str, Any]:
@@ -151,9 +213,44 @@ def overrides_editor(profile: dict[str, Any], profile_id: int) -> dict[str, floa
     }
 
 
-def estimate_metrics(proposal: dict[str, Any], reference: dict[str, Any], dense: dict) -> None:
-    """Live estimates: sparsity, nonzeros, size, theoretical speedup, predicted accuracy."""
-    cols = st.columns(5)
+def method_caption(profile: dict[str, Any]) -> str:
+    """What the profile measured, naming its metric (perplexity for causal LMs)."""
+    if profile.get("approximation"):
+        return str(profile["method_label"])
+    samples = profile.get("job", {}).get("val_samples")
+    on = f" ({samples} validation samples)" if samples else ""
+    return f"measured: validation loss and {metric_name(profile)} with the layer pruned alone{on}"
+
+
+def dense_caption(profile: dict[str, Any]) -> str:
+    """``dense validation accuracy 97.2%`` or ``dense validation perplexity 23.41 (lower is
+    better)``."""
+    name = metric_name(profile)
+    value = fmt(profile["dense"].get(f"val_{name}"), name)
+    return f"dense validation {name} {value}" + (" (lower is better)" if name == PERPLEXITY else "")
+
+
+def loss_help(profile: dict[str, Any]) -> str:
+    """How the predicted loss increase was obtained, as honest as the profile's method."""
+    if profile.get("approximation"):
+        return (
+            "Approximation (Fisher estimate) of the validation loss increase, summed over "
+            "layers; no evaluation"
+        )
+    return (
+        "Measured single-layer validation loss increases (interpolated on the grid), added "
+        "up: an additive estimate before finetuning (layers interact)"
+    )
+
+
+def estimate_metrics(
+    proposal: dict[str, Any], reference: dict[str, Any], profile: dict[str, Any]
+) -> None:
+    """Live estimates: sparsity, nonzeros, size, theoretical speedup and the predicted
+    damage: accuracy (classifiers), perplexity and loss increase (causal LMs), else loss."""
+    dense = profile["dense"]
+    perplexity = proposal.get("predicted_val_perplexity")
+    cols = st.columns(6 if perplexity is not None else 5)
     cols[0].metric("average sparsity", f"{proposal['average_sparsity']:.1%}",
                    help="Share of the profiled layers' weights removed")  # fmt: skip
     cols[1].metric("nonzero weights", f"{proposal['nonzero_params']:,}",
@@ -167,9 +264,26 @@ def estimate_metrics(proposal: dict[str, Any], reference: dict[str, Any], dense:
     cols[3].metric("theoretical speedup", f"{proposal['theoretical_speedup']:.2f}x",
                    help="MACs ratio of Linear/Conv layers; not a measured time")  # fmt: skip
     predicted = proposal["predicted_val_accuracy"]
+    if perplexity is not None:
+        cols[4].metric("predicted loss increase", f"{proposal['predicted_loss_delta']:+.4f}",
+                       help=loss_help(profile))  # fmt: skip
+        dense_perplexity = dense.get("val_perplexity")
+        uniform = reference.get("predicted_val_perplexity")
+        cols[5].metric(
+            "predicted val perplexity",
+            fmt(perplexity, PERPLEXITY),
+            delta=f"{perplexity - dense_perplexity:+.2f} vs dense"
+            if dense_perplexity is not None
+            else None,
+            delta_color="inverse",
+            help="Lower is better. exp(dense validation loss + the predicted loss increase), "
+            "before finetuning (layers interact; finetuning recovers much). Uniform at the "
+            f"same average: {fmt(uniform, PERPLEXITY)}",
+        )
+        return
     if predicted is None:
         cols[4].metric("predicted loss increase", f"{proposal['predicted_loss_delta']:+.4f}",
-                       help="Approximation (Fisher estimate), summed over layers")  # fmt: skip
+                       help=loss_help(profile))  # fmt: skip
         return
     uniform = reference["predicted_val_accuracy"]
     cols[4].metric(

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 import pruning_core
+from dashboard.services.models import model_facts
 from dashboard.services.recipes import Issue, inspect
 from dashboard.services.results import results
 from dashboard.services.store import store
@@ -219,6 +220,38 @@ def profile_models() -> list[str]:
     """Registered models with data (a profile evaluates on the validation split)."""
     models = pruning_core.MODELS
     return [name for name in models.names() if models.get(name).data is not None]
+
+
+def configured_choice(configured: Any) -> dict[str, Any] | None:
+    """The Configure page's ``model``, ``weights`` and ``data`` when a profile can measure
+    them (its data is set, or the model is registered with data of its own); else ``None``.
+
+    Args:
+        configured: ``st.session_state["configured_model"]`` as the Configure page left it.
+    """
+    if not isinstance(configured, dict) or not configured.get("model"):
+        return None
+    choice = {
+        "model": str(configured["model"]),
+        "weights": configured.get("weights"),
+        "data": configured.get("data"),
+    }
+    if choice["data"] is None and choice["model"] not in profile_models():
+        return None
+    return choice
+
+
+def profile_metric(
+    model: str, weights: str | None = None, data: dict[str, Any] | None = None
+) -> str:
+    """What a profile of ``model`` measures: ``perplexity`` (causal LMs) or ``accuracy``."""
+    models = pruning_core.MODELS
+    if model in models.names():
+        return "perplexity" if models.get(model).task == "causal_lm" else "accuracy"
+    try:
+        return str(model_facts(model, weights, data).metric)
+    except pruning_core.UserInputError:  # the queued job names the problem
+        return "accuracy"
 
 
 def recipe_yaml(recipe: dict[str, Any]) -> str:
