@@ -226,10 +226,10 @@ def fmt_pct(value: object) -> str:
 
 
 def fmt_bytes(size: float) -> str:
-    """``8,765 KiB`` below 10 MiB, else ``45.2 MiB`` or ``13.4 GiB``."""
-    if size < 10 * 1024**2:
+    """``456 KiB`` below 1 MiB, else ``8.5 MiB`` or ``13.4 GiB``."""
+    if size < 1024**2:
         return f"{size / 1024:,.0f} KiB"
-    if size < 10 * 1024**3:
+    if size < 1024**3:
         return f"{size / 1024**2:,.1f} MiB"
     return f"{size / 1024**3:,.1f} GiB"
 
