@@ -148,6 +148,8 @@ def register_specs(target: str, returned: object) -> list[ModelSpec]:
 def _call_plugin(target: str, function: Callable[[], object]) -> object:
     try:
         return function()
+    except UserInputError:  # already one line naming its field (e.g. a checkpoint's model)
+        raise
     except SystemExit as error:
         raise UserInputError(
             "plugin", f"'{shorten(target)}' tried to exit ({error.code})"

@@ -171,3 +171,30 @@ def test_large_models_measure_their_dense_metric_on_request(
     at.button(key="measure_dense").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert metrics(at)["dense test perplexity"] == "109.36"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [("custom_code", "custom code"), ("pickle", "safetensors"), ("bad_json", "config.json")],
+)
+def test_a_broken_checkpoint_is_one_line_naming_the_model(
+    empty_store: RunStore, models_root: Path, breakage: str, expected: str
+) -> None:
+    directory = models_root / "llms" / "my-llama"
+    config = directory / "config.json"
+    if breakage == "custom_code":
+        text = config.read_text(encoding="utf-8").replace("{", '{"auto_map": {"x": "y"},', 1)
+        config.write_text(text, encoding="utf-8")
+    elif breakage == "pickle":
+        (directory / "pytorch_model.bin").write_bytes(b"\x80\x04N.")  # beside the safetensors
+        (directory / "model.safetensors").rename(directory / "model.safetensors.bak")
+        (directory / "extra.safetensors").write_bytes(b"not safetensors")
+    else:
+        config.write_text("{not json", encoding="utf-8")
+    at = open_page("configure")
+    at.radio(key="cfg_source").set_value("hf").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = errors(at)
+    assert shown and all("Traceback" not in line for line in shown)
+    assert any(line.startswith("**model**") and expected in line for line in shown), shown
+    assert at.button(key="queue_run").disabled

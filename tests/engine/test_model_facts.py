@@ -129,3 +129,14 @@ def test_pickers_find_image_datasets_and_loose_weights(tmp_path: Path) -> None:
     roots = model_roots([tmp_path])
     assert find_image_datasets(roots) == [str((tmp_path / "flowers").resolve())]
     assert find_weight_files(roots) == [str((tmp_path / "net.safetensors").resolve())]
+
+
+def test_a_checkpoint_that_fails_to_load_names_the_model(llama: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(llama / "model", broken)
+    (broken / "model.safetensors").rename(broken / "renamed.safetensors")  # not the HF name
+    with pytest.raises(UserInputError) as caught:
+        describe_model(f"hf:{broken}")
+    assert caught.value.field == "model" and "cannot be loaded" in caught.value.message
