@@ -142,7 +142,8 @@ def _hf() -> ModelChoice:
         found,
         "cfg_hf_dir",
         format_func=_under_roots,
-        help="Causal language models in Hugging Face layout, loaded offline (safetensors only)",
+        help="Causal language models and image classifiers in Hugging Face layout, loaded "
+        "offline (safetensors only, no remote code)",
     )
     try:
         services.checked_path(model.removeprefix("hf:"), "model")

@@ -34,8 +34,6 @@ from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
 from pruning_core.models.data import DataFn
-from pruning_core.models.hf_dirs import user_path
-from pruning_core.models.sources import model_source
 from pruning_core.models.spec import ModelSpec
 
 PREFIX = "hf"
@@ -75,63 +73,66 @@ def transformers_module() -> ModuleType:
     return transformers
 
 
-def _refuse(directory: str, why: str) -> UserInputError:
+def refuse(directory: str, why: str) -> UserInputError:
     return UserInputError("model", f"'hf:{shorten(directory)}' {why}")
 
 
 def read_config(directory: Path, shown: str) -> dict[str, Any]:
     """``config.json`` of a checkpoint directory, checked for what the engine refuses."""
     if not directory.is_dir():
-        raise _refuse(shown, "is not a directory (hf:<local directory with config.json>)")
+        raise refuse(shown, "is not a directory (hf:<local directory with config.json>)")
     config_file = directory / "config.json"
     if not config_file.is_file():
-        raise _refuse(shown, "has no config.json: not a Hugging Face checkpoint directory")
+        raise refuse(shown, "has no config.json: not a Hugging Face checkpoint directory")
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _refuse(shown, f"has an unreadable config.json ({shorten(error, 120)})") from None
+        raise refuse(shown, f"has an unreadable config.json ({shorten(error, 120)})") from None
     if not isinstance(config, dict):
-        raise _refuse(shown, "has a config.json that is not a JSON object")
+        raise refuse(shown, "has a config.json that is not a JSON object")
     if "auto_map" in config:
-        raise _refuse(
+        raise refuse(
             shown, "needs custom code (auto_map in config.json); trust_remote_code stays off"
         )
     return config
 
 
-def _check_weights(directory: Path, shown: str) -> None:
+def check_weights(directory: Path, shown: str) -> None:
     files = [path.name for path in directory.iterdir() if path.is_file()]
     if any(name.endswith(".safetensors") for name in files):
         return
     pickled = sorted(name for name in files if name.endswith(PICKLE_SUFFIXES))
     if pickled:
-        raise _refuse(
+        raise refuse(
             shown,
             f"has only pickle weights ({shorten(', '.join(pickled), 80)}); safetensors only: "
             "convert them with save_pretrained(..., safe_serialization=True)",
         )
-    raise _refuse(shown, "has no *.safetensors weights")
+    raise refuse(shown, "has no *.safetensors weights")
 
 
-def _check_model_type(config: dict[str, Any], shown: str) -> None:
+def check_model_type(
+    config: dict[str, Any],
+    shown: str,
+    mapping: str = "MODEL_FOR_CAUSAL_LM_MAPPING",
+    kind: str = "a causal language model (AutoModelForCausalLM)",
+) -> None:
+    """Refuse a ``model_type`` transformers does not know, or not of ``kind`` (``mapping``
+    in ``transformers.models.auto.modeling_auto``)."""
     model_type = config.get("model_type")
     auto = transformers_module().models.auto
     if not isinstance(model_type, str) or model_type not in auto.configuration_auto.CONFIG_MAPPING:
-        raise _refuse(
+        raise refuse(
             shown, f"has model_type '{shorten(model_type, 40)}', which transformers does not know"
         )
     config_class = auto.configuration_auto.CONFIG_MAPPING[model_type]
-    if config_class not in auto.modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING:
-        raise _refuse(
-            shown,
-            f"has model_type '{model_type}', which is not a causal language model "
-            "(AutoModelForCausalLM) in transformers",
-        )
+    if config_class not in getattr(auto.modeling_auto, mapping):
+        raise refuse(shown, f"has model_type '{model_type}', which is not {kind} in transformers")
 
 
 def _check_tokenizer(directory: Path, shown: str) -> None:
     if not any((directory / name).is_file() for name in TOKENIZER_FILES):
-        raise _refuse(
+        raise refuse(
             shown,
             "has no tokenizer (tokenizer.json, tokenizer.model or vocab.json); "
             "save the tokenizer beside the model with tokenizer.save_pretrained(dir)",
@@ -146,51 +147,60 @@ def check_checkpoint(directory: Path, shown: str | None = None) -> dict[str, Any
     """
     shown = shown if shown is not None else str(directory)
     config = read_config(directory, shown)
-    _check_weights(directory, shown)
-    _check_model_type(config, shown)
+    check_weights(directory, shown)
+    check_model_type(config, shown)
     _check_tokenizer(directory, shown)
     return config
 
 
 _VIEWS: dict[type, type] = {}
+ForwardAdapter = Callable[[Callable[..., Any]], Callable[..., torch.Tensor]]
 
 
-def engine_view(model: nn.Module) -> nn.Module:
-    """Give a ``*ForCausalLM`` model the engine's interface, in place: ids in, logits out.
+def with_engine_forward(model: nn.Module, adapt: ForwardAdapter) -> nn.Module:
+    """Swap ``model``'s class, in place, for a subclass of the same name whose ``forward``
+    is ``adapt(cls.forward)``: one tensor in, one tensor out, as the engine calls models.
 
-    The class is swapped for a subclass of the same name whose ``forward(input_ids)``
-    returns ``logits`` (no cache); floating inputs are cast to ids, so the engine's
-    all-zeros probes (MAC counting) work. Everything else (module names, state dict,
-    ``save_pretrained``, which records the same architecture name) is the HF model's.
+    Everything else (module names, state dict, ``save_pretrained``, which records the same
+    architecture name) stays the Hugging Face model's.
     """
     cls = type(model)
     if getattr(cls, "_pruning_core_view", False):
         return model
     view = _VIEWS.get(cls)
     if view is None:
-        base_forward = cls.forward
-
-        def forward(self: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
-            if input_ids.is_floating_point():
-                input_ids = input_ids.long()
-            return base_forward(self, input_ids=input_ids, use_cache=False).logits
-
-        view = type(cls.__name__, (cls,), {"forward": forward, "_pruning_core_view": True})
+        attributes = {"forward": adapt(cls.forward), "_pruning_core_view": True}
+        view = type(cls.__name__, (cls,), attributes)
         view.__module__ = cls.__module__
         _VIEWS[cls] = view
     model.__class__ = view
     return model
 
 
-def load_causal_lm(directory: Path, shown: str | None = None) -> nn.Module:
-    """Load a checked checkpoint directory as an fp32 engine view in eval mode.
+def _ids_to_logits(base_forward: Callable[..., Any]) -> Callable[..., torch.Tensor]:
+    def forward(self: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+        if input_ids.is_floating_point():
+            input_ids = input_ids.long()
+        return base_forward(self, input_ids=input_ids, use_cache=False).logits
+
+    return forward
+
+
+def engine_view(model: nn.Module) -> nn.Module:
+    """Give a ``*ForCausalLM`` model the engine's interface, in place: ids in, logits out
+    (no cache); floating inputs are cast to ids, so the engine's all-zeros probes (MAC
+    counting) work."""
+    return with_engine_forward(model, _ids_to_logits)
+
+
+def load_pretrained(auto_class: str, directory: Path, shown: str) -> nn.Module:
+    """``transformers.<auto_class>.from_pretrained`` of a checked directory: offline, fp32,
+    safetensors only, no remote code, and never with missing or mis-shaped weights.
 
     Raises:
         UserInputError: (``model``) loading failed, or weights are missing or do not fit.
     """
-    shown = shown if shown is not None else str(directory)
-    check_checkpoint(directory, shown)
-    auto = transformers_module().AutoModelForCausalLM
+    auto = getattr(transformers_module(), auto_class)
     try:
         with quiet_torchao_import():
             model, info = auto.from_pretrained(
@@ -202,14 +212,25 @@ def load_causal_lm(directory: Path, shown: str | None = None) -> nn.Module:
                 output_loading_info=True,
             )
     except Exception as error:  # a broken checkpoint is the user's to fix: one line
-        raise _refuse(
+        raise refuse(
             shown, f"cannot be loaded: {type(error).__name__}: {shorten(error, 300)}"
         ) from None
     for kind, what in LOADING_PROBLEMS.items():
         keys = sorted(str(key) for key in info.get(kind) or ())
         if keys:
-            raise _refuse(shown, f"weights {shorten(', '.join(keys), 160)} {what}")
-    return engine_view(model).eval()
+            raise refuse(shown, f"weights {shorten(', '.join(keys), 160)} {what}")
+    return model
+
+
+def load_causal_lm(directory: Path, shown: str | None = None) -> nn.Module:
+    """Load a checked checkpoint directory as an fp32 engine view in eval mode.
+
+    Raises:
+        UserInputError: (``model``) loading failed, or weights are missing or do not fit.
+    """
+    shown = shown if shown is not None else str(directory)
+    check_checkpoint(directory, shown)
+    return engine_view(load_pretrained("AutoModelForCausalLM", directory, shown)).eval()
 
 
 @cache
@@ -230,7 +251,7 @@ def load_tokenizer(directory: Path, shown: str | None = None) -> Any:
     try:
         return _tokenizer(str(directory.resolve()), stamp)
     except Exception as error:  # unreadable tokenizer files: one line
-        raise _refuse(
+        raise refuse(
             shown, f"has a tokenizer that cannot be loaded: {shorten(error, 200)}"
         ) from None
 
@@ -273,17 +294,3 @@ def causal_lm_spec(
         source=directory,
         default_skip=LM_DEFAULT_SKIP,
     )
-
-
-@model_source(PREFIX)
-def hf_model(text: str, weights: str | None) -> ModelSpec:
-    """Resolve ``hf:<directory>``: relative to the working directory, or, when
-    ``PRUNING_CORE_MODELS`` is set, inside its roots only (see :mod:`.hf_dirs`)."""
-    if weights is not None:
-        raise UserInputError(
-            "weights", "hf:<dir> models load their own *.safetensors from the directory; omit it"
-        )
-    if not text.strip():
-        raise UserInputError("model", "'hf:' needs a directory, e.g. hf:models/my-llama")
-    directory = user_path(text, "model")  # inside PRUNING_CORE_MODELS' roots when set
-    return causal_lm_spec(f"{PREFIX}:{text}", directory)

@@ -4,7 +4,8 @@ Each directory has torchvision's ``ImageFolder`` layout: one sub-folder per clas
 (``.png``, ``.jpg``, ...) inside, at any depth. Class names are the sorted sub-folder
 names of ``train`` and must be the same in ``val`` and ``test``. Every image is converted
 to RGB, resized (shorter side) to ``image_size``, center-cropped to a square and
-normalised with the recipe's ``mean``/``std`` (default: ImageNet's).
+normalised with the recipe's ``mean``/``std`` (default: the model's own, e.g. a Hugging Face
+checkpoint's preprocessor_config.json, else ImageNet's).
 
 All three splits are decoded once into float tensors held in memory (and reused while
 the files do not change): right for the small fine-tuning and evaluation folders this
@@ -188,9 +189,17 @@ def load_image_folder(config: ImageFolderData) -> dict[str, Split]:
     return splits
 
 
+def _model_normalized(config: ImageFolderData, spec: ModelSpec) -> ImageFolderData:
+    """``config`` with the model's own mean/std when the recipe gives none."""
+    if config.mean is None and config.std is None and spec.normalization is not None:
+        mean, std = spec.normalization  # e.g. a checkpoint's preprocessor_config.json
+        return config.model_copy(update={"mean": mean, "std": std})
+    return config
+
+
 @data_source("image_folder")
 def _load(config: ImageFolderData, spec: ModelSpec) -> dict[str, Split]:
-    return load_image_folder(config)
+    return load_image_folder(_model_normalized(config, spec))
 
 
 @data_spec("image_folder")
@@ -209,5 +218,7 @@ def image_spec(config: ImageFolderData, spec: ModelSpec) -> ModelSpec:
             f"'{shorten(spec.name)}' is a {spec.task} model taking {shape} inputs",
         )
     return replace(
-        spec, input_shape=(3, size, size), data=functools.partial(load_image_folder, config)
+        spec,
+        input_shape=(3, size, size),
+        data=functools.partial(load_image_folder, _model_normalized(config, spec)),
     )

@@ -25,7 +25,7 @@ import torchvision
 from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
-from pruning_core.models import hf as _hf  # noqa: F401  (registers hf:)
+from pruning_core.models import hf_source as _hf  # noqa: F401  (registers hf:)
 from pruning_core.models import image_folder as _image_folder  # noqa: F401  (registers)
 from pruning_core.models import text_data as _text_data  # noqa: F401  (registers kind: text)
 from pruning_core.models import torchvision_source as _torchvision  # noqa: F401  (registers)

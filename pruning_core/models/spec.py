@@ -11,6 +11,8 @@ from torch import nn
 
 from pruning_core.models.data import DataFn
 
+Normalization = tuple[tuple[float, float, float], tuple[float, float, float]]  # (mean, std)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -30,6 +32,8 @@ class ModelSpec:
             A checkpoint directory holds trained weights (and, for LMs, the tokenizer).
         default_skip: layer names or globs kept dense when the recipe's ``skip_layers`` is
             null (``None``: the first and the last prunable layer); LMs keep ``lm_head``.
+        normalization: the ``(mean, std)`` the model was trained with; image folders use it
+            when the recipe gives none (``None``: ImageNet's).
     """
 
     name: str
@@ -42,6 +46,7 @@ class ModelSpec:
     task: Literal["classification", "causal_lm"] = "classification"
     source: Path | None = None
     default_skip: tuple[str, ...] | None = None
+    normalization: Normalization | None = None
 
     @property
     def trained(self) -> bool:

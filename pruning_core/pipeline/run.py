@@ -43,7 +43,7 @@ class RunResult:
     timing: dict[str, float] = field(default_factory=dict)
     sizes: list[dict[str, Any]] = field(default_factory=list)  # bytes per layer/format/precision
     tensors: list[dict[str, Any]] = field(default_factory=list)  # sparsity pattern per tensor
-    source: Path | None = None  # the checkpoint directory of hf/LM models (export copies it)
+    source: Path | None = None  # the checkpoint directory of hf: models (export writes one)
 
 
 def _resolve_recipe(run: RunState) -> None:
@@ -170,5 +170,5 @@ def prune(
         timing={"seconds": time.perf_counter() - started},
         sizes=finished.size_rows,
         tensors=tensor_patterns(run.model, rows, recipe.structure),
-        source=run.spec.source if run.spec.task == "causal_lm" else None,
+        source=run.spec.source,
     )
