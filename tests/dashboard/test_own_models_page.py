@@ -14,6 +14,7 @@ from app_support import errors, open_page, texts
 from PIL import Image
 from safetensors.torch import save_file
 from streamlit.testing.v1 import AppTest
+from tiny_vit import make_vit_dir
 
 import pruning_core
 from dashboard.services import sources
@@ -198,3 +199,24 @@ def test_a_broken_checkpoint_is_one_line_naming_the_model(
     assert shown and all("Traceback" not in line for line in shown)
     assert any(line.startswith("**model**") and expected in line for line in shown), shown
     assert at.button(key="queue_run").disabled
+
+
+def test_a_hugging_face_image_classifier_takes_image_folders(
+    empty_store: RunStore, models_root: Path
+) -> None:
+    vit = make_vit_dir(models_root / "vision" / "my-vit")
+    _image_dataset(models_root / "vision" / "flowers")
+    at = open_page("configure")
+    at.radio(key="cfg_source").set_value("hf").run()
+    checkpoint = f"hf:{vit.resolve()}"
+    at.selectbox(key="cfg_hf_dir").set_value(checkpoint).run()
+    data = at.selectbox(key=f"cfg_data_{checkpoint}")
+    assert data.options == [
+        "image folders under the models roots",
+        "no data (structure and speed only)",
+    ]
+    at.number_input(key="cfg_image_size").set_value(32).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not errors(at), errors(at)
+    assert metrics(at)["dense test accuracy"].endswith("%")
+    assert "vit.layers.0.attention.q_proj" in list(at.dataframe[0].value["layer"])
