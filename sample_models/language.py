@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pruning_core.data_config import TextData
 from pruning_core.models.data import Split
-from pruning_core.models.hf import causal_lm_spec
+from pruning_core.models.hf_causal import causal_lm_spec
 from pruning_core.models.spec import ModelSpec
 from pruning_core.models.text_data import text_splits
 

@@ -46,7 +46,8 @@ def inspect(recipe: Any) -> tuple[list[Issue], dict[str, str]]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _inspect(recipe_json: str, stamp: float) -> tuple[list[Issue], dict[str, str]]:
     """Cached by the recipe's JSON and the weights file's mtime (``stamp``)."""
-    inspection = pruning_core.inspect_recipe(pruning_core.parse_recipe(json.loads(recipe_json)))
+    recipe = pruning_core.parse_recipe(json.loads(recipe_json))
+    inspection = pruning_core.inspect_recipe(recipe, shapes_only=True)  # large LMs: no weights
     notes = inspection.selection.notes if inspection.selection is not None else {}
     return list(inspection.problems), dict(notes)
 

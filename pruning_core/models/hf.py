@@ -30,20 +30,18 @@ from types import ModuleType
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from torch import nn
 
 from pruning_core.errors import UserInputError, shorten
-from pruning_core.models.data import DataFn
-from pruning_core.models.spec import ModelSpec
 
 PREFIX = "hf"
-DEFAULT_SEQ_LEN = 128  # tokens per sample when no data says otherwise (MACs, probes)
-LM_DEFAULT_SKIP = ("lm_head",)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 LOADING_PROBLEMS = {  # from_pretrained's loading info: never run on random weights
     "mismatched_keys": "have shapes that do not match config.json",
     "missing_keys": "are missing from the *.safetensors files",
 }
+WEIGHTS_FILE, WEIGHTS_INDEX = "model.safetensors", "model.safetensors.index.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
 
 
@@ -98,17 +96,42 @@ def read_config(directory: Path, shown: str) -> dict[str, Any]:
 
 
 def check_weights(directory: Path, shown: str) -> None:
+    """Safetensors weights under the names ``from_pretrained`` reads, each with a readable
+    header (checked without loading a tensor)."""
     files = [path.name for path in directory.iterdir() if path.is_file()]
-    if any(name.endswith(".safetensors") for name in files):
-        return
-    pickled = sorted(name for name in files if name.endswith(PICKLE_SUFFIXES))
-    if pickled:
+    if not any(name.endswith(".safetensors") for name in files):
+        pickled = sorted(name for name in files if name.endswith(PICKLE_SUFFIXES))
+        if pickled:
+            raise refuse(
+                shown,
+                f"has only pickle weights ({shorten(', '.join(pickled), 80)}); safetensors "
+                "only: convert them with save_pretrained(..., safe_serialization=True)",
+            )
+        raise refuse(shown, "has no *.safetensors weights")
+    for shard in _weight_shards(directory, shown):
+        try:
+            with safe_open(str(shard), framework="pt") as handle:
+                handle.keys()
+        except Exception as error:  # a truncated or foreign file: one line
+            raise refuse(shown, f"has an unreadable {shard.name} ({shorten(error, 120)})") from None
+
+
+def _weight_shards(directory: Path, shown: str) -> list[Path]:
+    if (directory / WEIGHTS_FILE).is_file():
+        return [directory / WEIGHTS_FILE]
+    index = directory / WEIGHTS_INDEX
+    if not index.is_file():
         raise refuse(
-            shown,
-            f"has only pickle weights ({shorten(', '.join(pickled), 80)}); safetensors only: "
-            "convert them with save_pretrained(..., safe_serialization=True)",
+            shown, f"has no {WEIGHTS_FILE} or {WEIGHTS_INDEX} (the names save_pretrained writes)"
         )
-    raise refuse(shown, "has no *.safetensors weights")
+    try:
+        names = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise refuse(shown, f"has an unreadable {WEIGHTS_INDEX}") from None
+    missing = [name for name in names if not (directory / str(name)).is_file()]
+    if missing:
+        raise refuse(shown, f"misses the weight files {shorten(', '.join(map(str, missing)), 120)}")
+    return [directory / str(name) for name in names]
 
 
 def check_model_type(
@@ -254,43 +277,3 @@ def load_tokenizer(directory: Path, shown: str | None = None) -> Any:
         raise refuse(
             shown, f"has a tokenizer that cannot be loaded: {shorten(error, 200)}"
         ) from None
-
-
-def causal_lm_spec(
-    name: str,
-    directory: Path,
-    description: str = "",
-    data: DataFn | None = None,
-    seq_len: int | None = None,
-    shipped: bool = False,
-) -> ModelSpec:
-    """A :class:`ModelSpec` for a checkpoint directory (checked here, loaded by its factory).
-
-    Args:
-        name: the registry or recipe name (``hf:<dir>``, ``tiny_lm``).
-        directory: the checkpoint directory (tokenizer files beside the weights).
-        description: one line for listings (default: built from the config).
-        data: the model's own ``{"train", "val", "test"}`` splits, if it has any.
-        seq_len: tokens per sample for MAC counts (default: 128, at most the context).
-        shipped: a checkpoint shipped with a plugin: only its config is read here, so
-            listing models never imports ``transformers`` (loading still checks it all).
-    """
-    shown = name.removeprefix(f"{PREFIX}:")
-    config = read_config(directory, shown) if shipped else check_checkpoint(directory, shown)
-    context = config.get("max_position_embeddings")
-    tokens = seq_len or DEFAULT_SEQ_LEN
-    if isinstance(context, int) and context > 0:
-        tokens = min(tokens, context)
-    layers = config.get("num_hidden_layers", "?")
-    factory: Callable[[], nn.Module] = lambda: load_causal_lm(directory, shown)  # noqa: E731
-    return ModelSpec(
-        name=name,
-        factory=factory,
-        input_shape=(tokens,),
-        data=data,
-        description=description
-        or f"{config.get('model_type')} causal LM, {layers} layers, from {shorten(directory, 60)}",
-        task="causal_lm",
-        source=directory,
-        default_skip=LM_DEFAULT_SKIP,
-    )

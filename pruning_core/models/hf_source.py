@@ -9,7 +9,8 @@ roots when ``PRUNING_CORE_MODELS`` is set (:mod:`.hf_dirs`).
 from __future__ import annotations
 
 from pruning_core.errors import UserInputError
-from pruning_core.models.hf import PREFIX, causal_lm_spec, read_config
+from pruning_core.models.hf import PREFIX, read_config
+from pruning_core.models.hf_causal import causal_lm_spec
 from pruning_core.models.hf_dirs import user_path
 from pruning_core.models.hf_vision import image_classifier_spec, is_image_classifier
 from pruning_core.models.sources import model_source

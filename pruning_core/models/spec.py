@@ -34,6 +34,8 @@ class ModelSpec:
             null (``None``: the first and the last prunable layer); LMs keep ``lm_head``.
         normalization: the ``(mean, std)`` the model was trained with; image folders use it
             when the recipe gives none (``None``: ImageNet's).
+        skeleton: builds the architecture without weights (meta device): names and shapes
+            for checks and layer tables of large checkpoints (``None``: use ``factory``).
     """
 
     name: str
@@ -47,6 +49,7 @@ class ModelSpec:
     source: Path | None = None
     default_skip: tuple[str, ...] | None = None
     normalization: Normalization | None = None
+    skeleton: Callable[[], nn.Module] | None = None
 
     @property
     def trained(self) -> bool:

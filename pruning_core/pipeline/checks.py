@@ -24,6 +24,7 @@ from pruning_core.pruning.layer_selection import (
     LayerSelection,
     build_prunable_model,
     select_layers,
+    shapes_only_model,
 )
 from pruning_core.pruning.recipe_rules import recipe_problems
 from pruning_core.recipe import Recipe
@@ -233,9 +234,17 @@ def _language_model_problems(
 
 
 def inspect_recipe(
-    recipe: Recipe, spec: ModelSpec | None = None, model: nn.Module | None = None
+    recipe: Recipe,
+    spec: ModelSpec | None = None,
+    model: nn.Module | None = None,
+    shapes_only: bool = False,
 ) -> Inspection:
-    """Check ``recipe`` and keep what was built on the way (the run reuses it)."""
+    """Check ``recipe`` and keep what was built on the way (the run reuses it).
+
+    With ``shapes_only`` (a check that runs nothing), a model the spec can build without
+    weights (large language models) is inspected as that skeleton: the same names and
+    shapes, no weights loaded; ``Inspection.model`` must then not be run.
+    """
     try:
         spec = spec_with_data(spec or spec_for(recipe.model, recipe.weights), recipe.data)
     except UserInputError as error:
@@ -252,7 +261,8 @@ def inspect_recipe(
         problems += [gradual] if gradual is not None else []
     if model is None:
         try:
-            model = build_prunable_model(spec, recipe, recipe.weights)
+            build = shapes_only_model if shapes_only else build_prunable_model
+            model = build(spec, recipe.weights)
         except UserInputError as error:
             return Inspection(problems + [Problem.of(error)])
     if recipe.data is not None and splits is not None:
@@ -273,4 +283,4 @@ def check(
         spec: the model's spec (default: looked up by ``recipe.model``).
         model: the already built dense model, if the caller has one (it is not changed).
     """
-    return inspect_recipe(recipe, spec, model).problems
+    return inspect_recipe(recipe, spec, model, shapes_only=True).problems

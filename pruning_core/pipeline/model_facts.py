@@ -1,5 +1,9 @@
 """What a model is before any run: its layers as a run prunes them, and its dense metric.
 
+Layers and sizes come from the architecture alone where the spec can build it without
+weights (large language-model checkpoints: the meta device), so a 7B model's table does
+not load 28 GB; the dense metric needs the weights.
+
 For the model, weights and data a recipe names (a registered name, ``torchvision:<arch>``
 with ``weights``, ``hf:<dir>``; the model's own data or the recipe's ``data:``), so the
 dashboard's Configure page shows the same layers, default skips and metric a run uses.
@@ -21,7 +25,7 @@ from pruning_core.models.metrics import count_params, dense_bytes, layer_macs
 from pruning_core.models.registry import has_data, load_data, spec_for
 from pruning_core.models.spec import ModelSpec
 from pruning_core.pipeline.task_report import METRIC_DIRECTION, metric_name, split_metrics
-from pruning_core.pruning.layer_selection import build_prunable_model
+from pruning_core.pruning.layer_selection import build_prunable_model, shapes_only_model
 from pruning_core.recipe import parse_recipe
 
 DataInput = TextData | ImageFolderData | Mapping[str, Any] | None
@@ -76,9 +80,12 @@ def describe_model(
         UserInputError: the model, weights or data cannot be used (the field is named).
     """
     spec, config = _spec(model, weights, data)
-    network = build_prunable_model(spec, None, weights)
+    network = shapes_only_model(spec, weights)
     layers = prunable_layers(network)
-    macs = layer_macs(network, spec.input_shape)
+    if spec.task == "causal_lm":  # every token passes every Linear once
+        macs = {layer.name: spec.input_shape[0] * layer.weight.numel() for layer in layers}
+    else:
+        macs = layer_macs(network, spec.input_shape)
     rows = [
         {
             "layer": layer.name,
@@ -123,7 +130,7 @@ def dense_metrics(
         if not spec.trained:
             facts["note"] = "untrained: structure and speed only, no " + facts["metric"]
             return facts
-        network: nn.Module = build_prunable_model(spec, None, weights)
+        network: nn.Module = build_prunable_model(spec, weights)
         splits = load_data(spec, config)
     except UserInputError as error:
         facts["note"] = str(error)

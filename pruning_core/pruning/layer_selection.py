@@ -41,9 +41,7 @@ class LayerSelection:
             raise self.problems[0].as_error()
 
 
-def build_prunable_model(
-    spec: ModelSpec, recipe: Recipe | None, weights: str | Path | None
-) -> nn.Module:
+def build_prunable_model(spec: ModelSpec, weights: str | Path | None) -> nn.Module:
     """The dense model a run starts from, every ``nn.MultiheadAttention`` split into layers.
 
     ``nn.MultiheadAttention`` keeps q/k/v in one fused ``in_proj_weight`` that no
@@ -54,6 +52,16 @@ def build_prunable_model(
     model = build_model(spec, weights)
     convert_multihead_attention(model)
     return model
+
+
+def shapes_only_model(spec: ModelSpec, weights: str | Path | None) -> nn.Module:
+    """The model's names and shapes: its weightless skeleton when the spec has one (large
+    checkpoints, meta device), else :func:`build_prunable_model`. Never run or prune it."""
+    if spec.skeleton is None:
+        return build_prunable_model(spec, weights)
+    skeleton = spec.skeleton()
+    convert_multihead_attention(skeleton)
+    return skeleton
 
 
 def _user_skips(

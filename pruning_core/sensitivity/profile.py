@@ -180,7 +180,7 @@ def compute_profile(
     started = time.perf_counter()
     recipe, spec = job.recipe(), job.spec()
     torch.manual_seed(job.seed)
-    model = build_prunable_model(spec, recipe, recipe.weights)
+    model = build_prunable_model(spec, recipe.weights)
     data = load_data(spec, recipe.data)
     assert data is not None
     val = val_subset(data["val"], job.val_samples, job.seed)

@@ -131,12 +131,70 @@ def test_pickers_find_image_datasets_and_loose_weights(tmp_path: Path) -> None:
     assert find_weight_files(roots) == [str((tmp_path / "net.safetensors").resolve())]
 
 
-def test_a_checkpoint_that_fails_to_load_names_the_model(llama: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("renamed", "has no model.safetensors or model.safetensors.index.json"),
+        ("truncated", "has an unreadable model.safetensors"),
+        ("missing_shard", "misses the weight files model-00002.safetensors"),
+    ],
+)
+def test_weight_files_are_checked_before_anything_loads(
+    llama: Path, tmp_path: Path, breakage: str, expected: str
+) -> None:
+    import json
     import shutil
 
     broken = tmp_path / "broken"
     shutil.copytree(llama / "model", broken)
-    (broken / "model.safetensors").rename(broken / "renamed.safetensors")  # not the HF name
+    weights = broken / "model.safetensors"
+    if breakage == "renamed":
+        weights.rename(broken / "renamed.safetensors")  # not a name from_pretrained reads
+    elif breakage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    else:
+        weights.rename(broken / "model-00001.safetensors")
+        index = {"weight_map": {"a": "model-00001.safetensors", "b": "model-00002.safetensors"}}
+        (broken / "model.safetensors.index.json").write_text(json.dumps(index))
     with pytest.raises(UserInputError) as caught:
-        describe_model(f"hf:{broken}")
-    assert caught.value.field == "model" and "cannot be loaded" in caught.value.message
+        describe_model(f"hf:{broken}")  # the layer table reads no weights, yet refuses
+    assert caught.value.field == "model" and expected in caught.value.message
+    recipe = parse_recipe({"model": f"hf:{broken}", "finetune": {"epochs": 0}})
+    assert [problem.field for problem in pruning_core.check(recipe)] == ["model"]
+
+
+def test_language_model_tables_and_checks_need_no_weights(
+    llama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pruning_core.models import hf_causal
+    from pruning_core.models.layers import prunable_layers
+    from pruning_core.models.metrics import layer_macs
+    from pruning_core.models.registry import build_model, spec_for
+
+    spec = spec_for(f"hf:{llama / 'model'}")
+    loaded = build_model(spec)
+    macs = layer_macs(loaded, spec.input_shape)
+    expected = [
+        (layer.name, tuple(layer.weight.shape), macs[layer.name])
+        for layer in prunable_layers(loaded)
+    ]
+
+    def no_weights(*_: object) -> None:
+        raise AssertionError("weights were loaded")
+
+    monkeypatch.setattr(hf_causal, "load_causal_lm", no_weights)
+    facts = describe_model(f"hf:{llama / 'model'}")
+    shapes = [tuple(int(side) for side in row["shape"].split("x")) for row in facts.layers]
+    assert [
+        (row["layer"], shape, row["macs"]) for row, shape in zip(facts.layers, shapes, strict=True)
+    ] == expected
+    assert facts.params == sum(p.numel() for p in loaded.parameters())
+    recipe = parse_recipe(
+        {
+            "model": f"hf:{llama / 'model'}",
+            "structure": "2:4",
+            "skip_layers": ["nothing*"],
+            "finetune": {"epochs": 0},
+        }
+    )
+    assert [problem.field for problem in pruning_core.check(recipe)] == ["skip_layers"]
