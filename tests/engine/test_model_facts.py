@@ -198,3 +198,38 @@ def test_language_model_tables_and_checks_need_no_weights(
         }
     )
     assert [problem.field for problem in pruning_core.check(recipe)] == ["skip_layers"]
+
+
+@pytest.mark.slow  # builds a 6.7B-parameter architecture on the meta device (~4 s)
+def test_a_7b_shaped_checkpoint_is_described_without_loading_it(
+    llama: Path, tmp_path: Path
+) -> None:
+    import json
+    import resource
+    import shutil
+
+    seven_b = tmp_path / "llama-7b-shape"
+    shutil.copytree(llama / "model", seven_b)
+    save_file({"placeholder": torch.zeros(1)}, str(seven_b / "model.safetensors"))  # no weights
+    config = json.loads((seven_b / "config.json").read_text())
+    config.pop("head_dim", None)
+    config.update(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=32000,
+        max_position_embeddings=4096,
+        tie_word_embeddings=False,
+    )
+    (seven_b / "config.json").write_text(json.dumps(config))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    facts = describe_model(f"hf:{seven_b}")
+    recipe = parse_recipe({"model": f"hf:{seven_b}", "structure": "2:4", "finetune": {"epochs": 0}})
+    assert pruning_core.check(recipe) == []
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert facts.params == 6_738_415_616  # Llama-2-7B's count
+    assert len(facts.layers) == 32 * 7 + 1 and facts.default_skip == ["lm_head"]
+    assert facts.size_bytes > 25 * 1024**3  # what loading it in fp32 would take...
+    assert grown_kib < 2 * 1024**2  # ...while describing and checking it took < 2 GiB
