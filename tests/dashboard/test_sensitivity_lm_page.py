@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from app_support import APP, charts_of, texts
+from basket_text import text_data, write_basket_text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components.sensitivity_sections import CONFIGURED, configured_label, data_label
@@ -23,18 +24,6 @@ needs_tiny_lm = pytest.mark.skipif(
 )
 # two layers of block 0 profiled, the rest skipped: a profile of a few seconds
 SKIP = ["lm_head", "model.layers.[1-5].*", "model.layers.0.self_attn.[kvo]_proj", "model.layers.0.mlp.[gd]*"]  # fmt: skip
-
-
-def _text(path: Path) -> Path:
-    lines = [
-        f"The basket number {i} holds {i % 7} red apples and {i % 5} pears." for i in range(200)
-    ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def _data(path: Path) -> dict[str, Any]:
-    return {"kind": "text", "path": str(path), "seq_len": 32}
 
 
 def _page(configured: dict[str, Any] | None = None) -> AppTest:
@@ -70,7 +59,7 @@ def test_the_configure_choice_is_offered_when_it_has_data() -> None:
 def test_the_form_queues_the_configured_model_with_its_data(
     empty_store: RunStore, tmp_path: Path
 ) -> None:
-    data = _data(_text(tmp_path / "baskets.txt"))
+    data = text_data(write_basket_text(tmp_path / "baskets.txt"))
     at = _page({"model": "tiny_lm", "weights": None, "data": data})
     select = at.selectbox(key="sens_model")
     assert select.options[0] == "from Configure: tiny_lm + baskets.txt"
@@ -102,7 +91,7 @@ def lm_store(tmp_path_factory: pytest.TempPathFactory) -> RunStore:
     folder = tmp_path_factory.mktemp("sens_lm")
     job = {
         "model": "tiny_lm",
-        "data": _data(_text(folder / "baskets.txt")),
+        "data": text_data(write_basket_text(folder / "baskets.txt")),
         "skip_layers": SKIP,
         "sparsities": [0.3, 0.9],
         "calibration": {"samples": 8},

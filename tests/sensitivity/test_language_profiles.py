@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from basket_text import text_data, write_basket_text
 from typer.testing import CliRunner
 
 from pruning_core.cli import app
@@ -42,19 +43,6 @@ LM_JOB = {
 }
 
 
-def _text(path: Path) -> Path:
-    """A small text unlike the tiny LM's pydoc training text."""
-    lines = [
-        f"The basket number {i} holds {i % 7} red apples and {i % 5} pears." for i in range(200)
-    ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def _data(path: Path) -> dict[str, Any]:
-    return {"kind": "text", "path": str(path), "seq_len": 32}
-
-
 @pytest.fixture(scope="module")
 def lm_profile() -> Profile:
     """The measured profile of two layers of ``tiny_lm`` on its own data."""
@@ -64,7 +52,7 @@ def lm_profile() -> Profile:
 
 @pytest.fixture(scope="module")
 def text_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _text(tmp_path_factory.mktemp("text") / "baskets.txt")
+    return write_basket_text(tmp_path_factory.mktemp("text") / "baskets.txt")
 
 
 def test_tiny_lm_profile_measures_perplexity(lm_profile: Profile) -> None:
@@ -117,11 +105,11 @@ def test_allocation_reads_the_loss_increase_and_predicts_perplexity(lm_profile: 
 
 
 def test_a_profile_measures_the_recipes_text(lm_profile: Profile, text_file: Path) -> None:
-    job = parse_job({**LM_JOB, "data": _data(text_file), "val_samples": None})
+    job = parse_job({**LM_JOB, "data": text_data(text_file), "val_samples": None})
     profile = compute_profile(job, lambda *_: None)
     assert profile["job"]["data"]["path"] == str(text_file)
-    spec = spec_for("tiny_lm", None, TextData(**_data(text_file)))
-    val = load_data(spec, TextData(**_data(text_file)))["val"]  # type: ignore[index]
+    spec = spec_for("tiny_lm", None, TextData(**text_data(text_file)))
+    val = load_data(spec, TextData(**text_data(text_file)))["val"]  # type: ignore[index]
     assert tuple(val.x.shape[1:]) == (32,)
     expected = perplexity(build_model(spec), val.x)
     assert (profile["dense"]["val_perplexity"], profile["dense"]["val_loss"]) == pytest.approx(
@@ -145,7 +133,7 @@ def test_cli_profiles_an_hf_model_on_the_recipes_text(
 ) -> None:
     monkeypatch.delenv("PRUNING_CORE_MODELS", raising=False)
     base = tmp_path / "base.yaml"
-    recipe = {"model": f"hf:{TINY_LM}", "data": _data(text_file), "skip_layers": SKIP,
+    recipe = {"model": f"hf:{TINY_LM}", "data": text_data(text_file), "skip_layers": SKIP,
               "calibration": {"samples": 4}}  # fmt: skip
     base.write_text(yaml.safe_dump(recipe))
     written = tmp_path / "allocated.yaml"
@@ -167,7 +155,7 @@ def test_cli_profiles_an_hf_model_on_the_recipes_text(
 
 def test_the_worker_profiles_a_job_with_data(tmp_path: Path, text_file: Path) -> None:
     store = RunStore(tmp_path / "runs.sqlite")
-    job = {**LM_JOB, "data": _data(text_file), "sparsities": [0.5]}
+    job = {**LM_JOB, "data": text_data(text_file), "sparsities": [0.5]}
     run_id = store.enqueue(parse_job(job).model_dump(mode="json"), label="sensitivity")
     Worker(store).run(once=True)
     record = store.get(run_id)
@@ -177,8 +165,8 @@ def test_the_worker_profiles_a_job_with_data(tmp_path: Path, text_file: Path) ->
 
 
 def test_the_cache_key_follows_the_data_and_its_files(tmp_path: Path) -> None:
-    text = _text(tmp_path / "a.txt")
-    own, with_text = parse_job(LM_JOB), parse_job({**LM_JOB, "data": _data(text)})
+    text = write_basket_text(tmp_path / "a.txt")
+    own, with_text = parse_job(LM_JOB), parse_job({**LM_JOB, "data": text_data(text)})
     assert cache_key(own) != cache_key(with_text)
     before = cache_key(with_text)
     text.write_text(text.read_text() + "\nOne more basket.", encoding="utf-8")
@@ -202,7 +190,7 @@ def test_impossible_language_jobs_are_refused_naming_the_field(
     monkeypatch.delenv("PRUNING_CORE_MODELS", raising=False)
     job = {**LM_JOB, **changes}
     if field == "data.kind":
-        job["data"] = _data(text_file)
+        job["data"] = text_data(text_file)
     with pytest.raises(UserInputError) as error:
         parse_job(job)
     assert error.value.field == field and "\n" not in error.value.message
