@@ -88,7 +88,7 @@ def main() -> None:
             }
             pruned = prune(parse_recipe(recipe)).model.eval()
             for batch in batches:
-                info = {
+                info: dict[str, object] = {
                     "model": name,
                     "structure": "channel",
                     "precision": "fp32",

@@ -13,7 +13,7 @@ import csv
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def summarize(times_ms: list[float]) -> dict[str, float]:
 
 
 def time_interleaved(
-    actions: dict[str, Callable[[], object]], repeats: int = MIN_REPEATS, warmup: int = 5
+    actions: Mapping[str, Callable[[], object]], repeats: int = MIN_REPEATS, warmup: int = 5
 ) -> dict[str, list[float]]:
     """Milliseconds per call of each action, timed in turn (round-robin) after warm-up.
 
