@@ -69,6 +69,25 @@ def models() -> None:
         "\nyour own models: 'hf:<local directory>' (a Hugging Face checkpoint, safetensors), "
         "'torchvision:<arch>' with 'weights: <file.safetensors>', or --plugin module:function"
     )
+    _list_models_roots()
+
+
+def _list_models_roots() -> None:
+    """What the models roots (``PRUNING_CORE_MODELS``) hold, as recipes name it."""
+    from pruning_core.models import hf_dirs
+
+    roots = hf_dirs.model_roots()
+    if not roots:
+        typer.echo(f"(set {hf_dirs.MODELS_ENV}=dir1:dir2 to list the checkpoints and data there)")
+        return
+    typer.echo(f"\nunder {hf_dirs.MODELS_ENV} ({', '.join(map(str, roots))}):")
+    for title, found in (
+        ("model", hf_dirs.find_checkpoints(roots)),
+        ("weights", hf_dirs.find_weight_files(roots)),
+        ("data.path (text)", hf_dirs.find_texts(roots)),
+        ("image folders (train/val/test)", hf_dirs.find_image_datasets(roots)),
+    ):
+        typer.echo(f"  {title}: " + (", ".join(found) if found else "none"))
 
 
 @app.command()

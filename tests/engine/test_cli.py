@@ -119,6 +119,23 @@ def test_models_lists_trained_and_untrained(cli: Cli) -> None:
     assert "resnet18" in listed.output and "untrained: structure and speed only" in listed.output
 
 
+def test_models_lists_what_the_models_roots_hold(cli: Cli, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "llm"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    (checkpoint / "model.safetensors").write_bytes(b"")
+    (tmp_path / "corpus.txt").write_text("hello")
+    for split in ("train", "val", "test"):
+        (tmp_path / "flowers" / split / "rose").mkdir(parents=True)
+    listed = cli.invoke("models", env={"PRUNING_CORE_MODELS": str(tmp_path)})
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert f"  model: hf:{checkpoint.resolve()}" in lines
+    assert f"  data.path (text): {(tmp_path / 'corpus.txt').resolve()}" in lines
+    assert f"  image folders (train/val/test): {(tmp_path / 'flowers').resolve()}" in lines
+    assert "  weights: none" in lines
+
+
 @pytest.mark.parametrize("case", BAD_RECIPES, ids=lambda case: case.id)
 def test_bad_recipes_fail_with_one_clear_line(
     cli: Cli, bad_run: Callable[[BadRecipe], BadRun], case: BadRecipe
