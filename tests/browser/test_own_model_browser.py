@@ -54,9 +54,10 @@ def test_local_checkpoint_with_own_text_runs_and_reads_in_perplexity(
     expect(page.get_by_role("combobox", name="checkpoint")).to_have_value("models/my-llama")
     # the checkpoint brings no data of its own: text under the roots comes first (the
     # previous model's data box may linger until the rerun has replaced it)
-    data_box = page.get_by_role("combobox", name="data")
-    expect(data_box).to_have_count(1, timeout=60_000)
-    expect(data_box).to_have_value("text under the models roots")
+    text_data = 'input[aria-label="data"][value="text under the models roots"]'
+    expect(page.locator(text_data)).to_be_visible(timeout=60_000)
+    expect(page.locator('input[aria-label="data"]')).to_have_count(1, timeout=60_000)
+    settle(page)
     expect(page.get_by_role("combobox", name="text file")).to_have_value("models/texts/notes.txt")
     window = page.get_by_role("spinbutton", name="tokens per window")
     window.fill("64")
