@@ -65,7 +65,7 @@ def profile_form() -> None:
     )
     structure: dict[str, Any] = {"kind": kind, **SIZE_INPUTS.get(kind, _no_sizes)(left, middle)}
     job["structure"] = structure
-    metric = profiles.profile_metric(choice["model"], choice.get("weights"), choice.get("data"))
+    metric = profiles.profile_metric(choice["model"], choice.get("weights"))
     job["method"] = st.radio(
         "method",
         list(METHODS),

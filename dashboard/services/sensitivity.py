@@ -18,7 +18,6 @@ import pandas as pd
 import streamlit as st
 
 import pruning_core
-from dashboard.services.models import model_facts
 from dashboard.services.recipes import Issue, inspect
 from dashboard.services.results import results
 from dashboard.services.store import store
@@ -241,15 +240,10 @@ def configured_choice(configured: Any) -> dict[str, Any] | None:
     return choice
 
 
-def profile_metric(
-    model: str, weights: str | None = None, data: dict[str, Any] | None = None
-) -> str:
+def profile_metric(model: str, weights: str | None = None) -> str:
     """What a profile of ``model`` measures: ``perplexity`` (causal LMs) or ``accuracy``."""
-    models = pruning_core.MODELS
-    if model in models.names():
-        return "perplexity" if models.get(model).task == "causal_lm" else "accuracy"
     try:
-        return str(model_facts(model, weights, data).metric)
+        return pruning_core.spec_for(model, weights).metric  # the data does not change it
     except pruning_core.UserInputError:  # the queued job names the problem
         return "accuracy"
 

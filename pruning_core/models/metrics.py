@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pruning_core.models.data import Split
 from pruning_core.models.layers import PRUNABLE_TYPES, as_2d, module_weight
+from pruning_core.models.lm_metrics import perplexity
 
 BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2}
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -41,6 +43,15 @@ def evaluate(
         count += int(labels.numel())
     model.train(was_training)
     return correct / count, loss_sum / count
+
+
+def split_metrics(model: nn.Module, part: Split, metric: str) -> tuple[float, float]:
+    """``(metric, loss)`` of ``model`` on one split (``metric`` as ``ModelSpec.metric``):
+    accuracy and cross entropy, or for causal LMs perplexity over the split's windows and
+    the mean NLL per predicted token."""
+    if metric == "perplexity":
+        return perplexity(model, part.x)
+    return evaluate(model, part.x, part.y)
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ from torch import nn
 
 from pruning_core.models.data import DataFn
 
+METRIC_DIRECTION = {"accuracy": "higher", "perplexity": "lower"}
 Normalization = tuple[tuple[float, float, float], tuple[float, float, float]]  # (mean, std)
 
 
@@ -55,6 +56,12 @@ class ModelSpec:
     def trained(self) -> bool:
         """Trained weights with data to measure them on, or a trained checkpoint directory."""
         return (self.weights is not None and self.data is not None) or self.source is not None
+
+    @property
+    def metric(self) -> str:
+        """What the model is judged by: ``perplexity`` for causal LMs (lower is better),
+        ``accuracy`` for classifiers (higher is better); see :data:`METRIC_DIRECTION`."""
+        return "perplexity" if self.task == "causal_lm" else "accuracy"
 
     @property
     def label(self) -> str:

@@ -21,10 +21,9 @@ from torch import nn
 from pruning_core.data_config import ImageFolderData, TextData
 from pruning_core.errors import UserInputError
 from pruning_core.models.layers import prunable_layers, resolve_skip
-from pruning_core.models.metrics import count_params, dense_bytes, layer_macs
+from pruning_core.models.metrics import count_params, dense_bytes, layer_macs, split_metrics
 from pruning_core.models.registry import has_data, load_data, spec_for
-from pruning_core.models.spec import ModelSpec
-from pruning_core.pipeline.task_report import METRIC_DIRECTION, metric_name, split_metrics
+from pruning_core.models.spec import METRIC_DIRECTION, ModelSpec
 from pruning_core.pruning.layer_selection import build_prunable_model, shapes_only_model
 from pruning_core.recipe import parse_recipe
 
@@ -100,7 +99,7 @@ def describe_model(
     return ModelFacts(
         name=model,
         task=spec.task,
-        metric=metric_name(spec),
+        metric=spec.metric,
         layers=rows,
         default_skip=resolve_skip(layers, None, spec.default_skip),
         params=count_params(network),
@@ -123,7 +122,7 @@ def dense_metrics(
     facts: dict[str, Any] = {"metric": "accuracy", "val": None, "test": None, "note": ""}
     try:
         spec, config = _spec(model, weights, data)
-        facts["metric"] = metric_name(spec)
+        facts["metric"] = spec.metric
         if not has_data(spec, config):
             facts["note"] = "no data: structure and speed only, no " + facts["metric"]
             return facts

@@ -13,10 +13,10 @@ from pruning_core.criteria import CRITERIA, LayerStats
 from pruning_core.criteria.calibration import collect_stats
 from pruning_core.errors import RunCancelled
 from pruning_core.models.data import Batches, Split, calibration_batches
+from pruning_core.models.metrics import split_metrics
 from pruning_core.models.registry import spec_for
 from pruning_core.pipeline.checks import inspect_recipe
 from pruning_core.pipeline.report import original_layer_facts
-from pruning_core.pipeline.task_report import metric_name, split_metrics
 from pruning_core.recipe import Recipe
 from pruning_core.structures.channels import coupled_with_kept
 from pruning_core.structures.heads import find_attention
@@ -42,7 +42,7 @@ class RunState:
             raise inspection.problems[0].as_error()
         assert inspection.model is not None and inspection.selection is not None
         self.criterion = CRITERIA.get(recipe.criterion)
-        self.metric = metric_name(self.spec)  # accuracy, or perplexity for causal LMs
+        self.metric = self.spec.metric  # accuracy, or perplexity for causal LMs
         self.generator = torch.Generator().manual_seed(recipe.seed)
         self.model: nn.Module = inspection.model
         self.data = inspection.data

@@ -15,27 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from pruning_core.models.data import Split
-from pruning_core.models.lm_metrics import perplexity
-from pruning_core.models.metrics import evaluate
-from pruning_core.models.spec import ModelSpec
+from pruning_core.models.spec import METRIC_DIRECTION
 from pruning_core.recipe import Structure
 
 Metrics = tuple[float | None, float | None]  # (metric value, loss)
-METRIC_DIRECTION = {"accuracy": "higher", "perplexity": "lower"}
-
-
-def metric_name(spec: ModelSpec) -> str:
-    """``perplexity`` for causal LMs, ``accuracy`` for classifiers."""
-    return "perplexity" if spec.task == "causal_lm" else "accuracy"
-
-
-def split_metrics(model: nn.Module, part: Split, metric: str) -> Metrics:
-    """``(metric, loss)`` of ``model`` on one split: accuracy and cross entropy, or for
-    causal LMs perplexity over the split's windows and the mean NLL per predicted token."""
-    if metric == "perplexity":
-        return perplexity(model, part.x)
-    return evaluate(model, part.x, part.y)
 
 
 def metric_fields(

@@ -32,8 +32,7 @@ from pruning_core.criteria.calibration import collect_stats, recording_inputs
 from pruning_core.masks.parametrize import weight_parameter
 from pruning_core.models.data import Batches, Split
 from pruning_core.models.layers import PrunableLayer, as_2d
-from pruning_core.models.lm_metrics import perplexity
-from pruning_core.models.metrics import evaluate
+from pruning_core.models.metrics import split_metrics
 from pruning_core.pruning.sequential import uses_sequential
 from pruning_core.pruning.step import StepPlan, compute_masks, prune_step
 from pruning_core.recipe import Structure
@@ -61,9 +60,7 @@ class Setup:
 def val_metrics(setup: Setup, model: nn.Module) -> tuple[float, float]:
     """``(metric, loss)`` of ``model`` on the validation split: accuracy or perplexity."""
     assert setup.val is not None
-    if setup.metric == "perplexity":
-        return perplexity(model, setup.val.x)
-    return evaluate(model, setup.val.x, setup.val.y)
+    return split_metrics(model, setup.val, setup.metric)
 
 
 def metric_fields(metric: str, value: float | None, loss: float | None) -> Row:

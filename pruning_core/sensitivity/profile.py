@@ -28,7 +28,7 @@ from pruning_core.environment import environment
 from pruning_core.errors import UserInputError, from_validation_error
 from pruning_core.models.data import Split, calibration_batches
 from pruning_core.models.registry import has_data, load_data, spec_for
-from pruning_core.models.spec import ModelSpec
+from pruning_core.models.spec import METRIC_DIRECTION, ModelSpec
 from pruning_core.pruning.layer_selection import build_prunable_model, select_layers
 from pruning_core.pruning.recipe_rules import recipe_problems
 from pruning_core.recipe import Calibration, Recipe, Structure, parse_recipe
@@ -140,11 +140,6 @@ def parse_job(data: Any) -> SensitivityJob:
     return job
 
 
-def task_metric(spec: ModelSpec) -> str:
-    """The profile's metric: ``perplexity`` for causal LMs, ``accuracy`` for classifiers."""
-    return "perplexity" if spec.task == "causal_lm" else "accuracy"
-
-
 def val_subset(split: Split, samples: int | None, seed: int) -> Split:
     """``samples`` validation samples drawn with ``seed`` (kept in order), or all of them."""
     if samples is None or samples >= len(split):
@@ -203,7 +198,7 @@ def compute_profile(
         val=val,
         seed=job.seed,
         example=example,
-        metric=task_metric(spec),
+        metric=spec.metric,
     )
     grid = grid_for(recipe.structure, job.sparsities)
     rows, dense = measure_rows(setup, grid, job.method, report, done, on_row)
@@ -220,7 +215,7 @@ def compute_profile(
         "method_label": METHODS[job.method],
         "approximation": job.method != "measured",
         "metric": setup.metric,
-        "metric_direction": "lower" if setup.metric == "perplexity" else "higher",
+        "metric_direction": METRIC_DIRECTION[setup.metric],
         "structure": recipe.structure.label(),
         "grid": grid,
         "dense": dense,
