@@ -29,6 +29,7 @@ from pruning_core.cli_support import (
     stderr,
 )
 from pruning_core.errors import UserInputError, shorten
+from pruning_core.models import hf_dirs  # no torch: the listing stays fast
 from pruning_core.output_paths import check_output_dir, check_output_file
 from pruning_core.recipe import load_recipe
 from pruning_core.runs.executors import check_executor, configured_address, serve, sweep_rows
@@ -74,8 +75,6 @@ def models() -> None:
 
 def _list_models_roots() -> None:
     """What the models roots (``PRUNING_CORE_MODELS``) hold, as recipes name it."""
-    from pruning_core.models import hf_dirs
-
     roots = hf_dirs.model_roots()
     if not roots:
         typer.echo(f"(set {hf_dirs.MODELS_ENV}=dir1:dir2 to list the checkpoints and data there)")
