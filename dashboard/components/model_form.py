@@ -59,13 +59,6 @@ def model_section() -> ModelChoice:
     return choice
 
 
-def _pick(label: str, options: list[str], key: str, **kwargs: Any) -> str:
-    """A select box whose remembered value is dropped when it is no longer offered."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = options[0]
-    return str(st.selectbox(label, options, key=key, **kwargs))
-
-
 def _under_roots(path: str) -> str:
     """``path`` relative to the root holding it (shorter in select boxes)."""
     plain = path.removeprefix("hf:")
@@ -77,7 +70,7 @@ def _under_roots(path: str) -> str:
 
 def _registered() -> ModelChoice:
     names = services.model_names()
-    model = _pick(
+    model = widgets.pick(
         "model",
         names,
         "cfg_model",
@@ -98,7 +91,7 @@ def _registered() -> ModelChoice:
 
 
 def _torchvision() -> ModelChoice:
-    arch = _pick(
+    arch = widgets.pick(
         "architecture",
         services.torchvision_archs(),
         widgets.form_key("cfg_tv_arch", "resnet18"),
@@ -107,7 +100,7 @@ def _torchvision() -> ModelChoice:
     model = f"torchvision:{arch}"
     files = services.listing("weight_files")
     options = [*files, UPLOAD, NO_WEIGHTS]
-    chosen = _pick(
+    chosen = widgets.pick(
         "weights",
         options,
         "cfg_tv_weights",
@@ -137,7 +130,7 @@ def _hf() -> ModelChoice:
         )
         missing = "no local checkpoint under the models roots"
         return ModelChoice(issues=[services.Issue("model", missing)])
-    model = _pick(
+    model = widgets.pick(
         "checkpoint",
         found,
         "cfg_hf_dir",
@@ -202,7 +195,7 @@ def data_section(choice: ModelChoice) -> tuple[dict[str, Any] | None, list[servi
     elif len(facts.input_shape) == 3 and facts.input_shape[0] == 3:
         kinds.append("image_folder")
     kinds += [] if facts.has_data else ["none"]
-    kind = _pick(
+    kind = widgets.pick(
         "data",
         kinds,
         f"cfg_data_{choice.model}",
@@ -219,7 +212,7 @@ def _text_data() -> tuple[dict[str, Any] | None, list[services.Issue]]:
     if not texts:
         st.info(f"No .txt or .jsonl file under {widgets.plain(services.roots_text())}.")
         return None, [services.Issue("data.path", "no text file under the models roots")]
-    path = _pick("text file", texts, "cfg_text_path", format_func=_under_roots)
+    path = widgets.pick("text file", texts, "cfg_text_path", format_func=_under_roots)
     seq_len = st.number_input(
         "tokens per window",
         8,
@@ -243,7 +236,7 @@ def _image_data() -> tuple[dict[str, Any] | None, list[services.Issue]]:
             f"{widgets.plain(services.roots_text())}."
         )
         return None, [services.Issue("data.train", "no image folders under the models roots")]
-    folder = _pick(
+    folder = widgets.pick(
         "image folders",
         datasets,
         "cfg_image_folders",

@@ -42,16 +42,17 @@ def profile_form() -> None:
     """
     configured = profiles.configured_choice(st.session_state.get("configured_model"))
     options = ([CONFIGURED] if configured else []) + profiles.profile_models()
-    if st.session_state.get("sens_model") not in options:
-        st.session_state["sens_model"] = options[0]
     left, middle, right = st.columns(3)
-    model = left.selectbox(
-        "model",
-        options,
-        key="sens_model",
-        format_func=lambda option: configured_label(configured) if option == CONFIGURED else option,
-        help='"from Configure": the model, weights and data chosen on the Configure page',
-    )
+    with left:
+        model = widgets.pick(
+            "model",
+            options,
+            "sens_model",
+            format_func=lambda option: (
+                configured_label(configured) if option == CONFIGURED else option
+            ),
+            help='"from Configure": the model, weights and data chosen on the Configure page',
+        )
     choice: dict[str, Any] = configured if model == CONFIGURED and configured else {"model": model}
     job: dict[str, Any] = {
         **choice,

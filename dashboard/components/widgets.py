@@ -48,6 +48,14 @@ def form_key(key: str, default: Any) -> str:
     return key
 
 
+def pick(label: str, options: list[str], key: str, **kwargs: Any) -> str:
+    """A select box whose remembered value is dropped (for the first option) when it is no
+    longer offered, e.g. a file that went away or a model whose data choices differ."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+    return str(st.selectbox(label, options, key=key, **kwargs))
+
+
 def choices(field: str) -> list[str]:
     """Allowed values of a recipe field (read from the engine's recipe model)."""
     return services.recipe_choices()[field]

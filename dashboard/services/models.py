@@ -1,4 +1,4 @@
-"""Models for the Configure page: names, layer tables, dense accuracy, weights uploads."""
+"""Models for the Configure page: names, layer tables, dense metrics, weights uploads."""
 
 from __future__ import annotations
 
