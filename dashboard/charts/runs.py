@@ -20,6 +20,7 @@ CURVE_LABELS = {"accuracy": "val accuracy", PERPLEXITY: "val perplexity (lower i
 CURVE_TITLES = {
     "accuracy": "Accuracy while pruning and finetuning",
     PERPLEXITY: "Perplexity while pruning and finetuning",
+    "mixed": "Metric while pruning and finetuning",
 }
 
 
@@ -45,7 +46,7 @@ def curve_metrics(curves: pd.DataFrame) -> dict[str, str]:
     return {str(run): found[str(run)] for run in dict.fromkeys(runs) if str(run) in found}
 
 
-def curves_chart(curves: pd.DataFrame, title: str | None = None) -> go.Figure:
+def curves_chart(curves: pd.DataFrame, overlaid: bool = False) -> go.Figure:
     """Validation metric (top) and sparsity (bottom) per optimizer step, one line per run.
 
     The metric is accuracy, or perplexity (lower is better, log axis when it spans more
@@ -55,20 +56,17 @@ def curves_chart(curves: pd.DataFrame, title: str | None = None) -> go.Figure:
     Args:
         curves: rows with ``kind`` (dense|prune|finetune), ``step``, ``sparsity``,
             ``val_accuracy`` or ``val_perplexity`` and optionally ``run``, ``round``, ``epoch``.
-        title: chart title (default: named by the metric); a title naming "Accuracy" is
-            renamed for perplexity curves.
+        overlaid: several runs' curves drawn together (the title says so); the title is
+            named by the runs' metric.
     """
     metrics = curve_metrics(curves)
     kinds = list(dict.fromkeys(metrics.values()))
     name = kinds[0] if len(kinds) == 1 else "accuracy"
-    if title is None:
-        title = CURVE_TITLES[name]
-    elif name == PERPLEXITY:
-        title = title.replace("Accuracy", "Perplexity")
+    title = CURVE_TITLES[name if len(kinds) <= 1 else "mixed"] + (", overlaid" if overlaid else "")
     if len(kinds) > 1:
         by = {kind: [run for run, used in metrics.items() if used == kind] for kind in kinds}
         return empty(
-            title.replace("Accuracy", "Metric"),
+            title,
             "these runs are judged by different metrics (accuracy: "
             f"{', '.join(by['accuracy'])}; perplexity: {', '.join(by[PERPLEXITY])}): "
             "compare curves of one metric at a time",

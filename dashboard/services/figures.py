@@ -65,5 +65,5 @@ def _overlays(key: tuple[tuple[int, str, float], ...], store: str) -> tuple[go.F
     }
     return (
         charts.layer_sparsity_chart(layers, targets, title="Per-layer sparsity, overlaid"),
-        charts.curves_chart(curves, title="Accuracy while pruning and finetuning, overlaid"),
+        charts.curves_chart(curves, overlaid=True),
     )

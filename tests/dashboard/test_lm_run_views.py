@@ -54,7 +54,7 @@ def test_curves_chart_draws_val_perplexity_for_language_models() -> None:
     assert "val perplexity %{y:.2f}" in line.hovertemplate and ".2%" not in line.hovertemplate
     narrow = charts.curves_chart(_curves("val_perplexity", [20.0, 30.0]))
     assert "type" not in _layout(narrow)["yaxis"]  # within 10x: a linear axis
-    overlaid = charts.curves_chart(lm, title="Accuracy while pruning and finetuning, overlaid")
+    overlaid = charts.curves_chart(lm, overlaid=True)
     assert _layout(overlaid)["title"]["text"] == "Perplexity while pruning and finetuning, overlaid"
 
 
@@ -75,7 +75,7 @@ def test_curves_chart_says_so_when_runs_use_different_metrics() -> None:
         ]
     )
     assert curve_metrics(mixed) == {"#1 digits": "accuracy", "#2 lm": "perplexity"}
-    figure = charts.curves_chart(mixed, title="Accuracy while pruning and finetuning, overlaid")
+    figure = charts.curves_chart(mixed, overlaid=True)
     assert len(figure.data) == 0
     (note,) = figure.layout.annotations
     assert "different metrics" in note.text and "#1 digits" in note.text and "#2 lm" in note.text
